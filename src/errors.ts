@@ -28,3 +28,33 @@ export type RecordErrorCode =
   | 'BUFFER_TOO_SMALL';
 
 export class RecordError extends TandemError<RecordErrorCode> {}
+
+/** Why the node refused or could not finish an op; Node-style codes where one fits. */
+export type NodeErrorCode =
+  | 'EFENCED' // this node's ownership of the volume ended (a higher epoch exists)
+  | 'ENOTOWNER' // the op reached a node that does not own its volume; retry at the owner
+  | 'EIO' // the medium or a store failed
+  | 'ENOSPC' // quota exhausted
+  | 'ETIMEDOUT' // no owner, no partner or no answer in time
+  | 'EVOLUMESTOPPED' // a record needed for replay is damaged in every copy; the volume stopped
+  | 'EINVAL'; // bad input to the node API
+
+export class NodeError extends TandemError<NodeErrorCode> {}
+
+/** Thrown by Medium.apply when a higher epoch has claimed the volume. */
+export class FencedError extends NodeError {
+  constructor(volume: number, epoch: number, current: number) {
+    super('EFENCED', `volume ${volume}: epoch ${epoch} is fenced by epoch ${current}`, { volume, epoch, current });
+  }
+}
+
+/** I/O failure of the medium or a store. `permanent` when retrying cannot help. */
+export class MediumError extends NodeError {
+  constructor(message: string, data: { permanent: boolean; quota?: boolean } & Record<string, unknown>) {
+    super(data.quota ? 'ENOSPC' : 'EIO', message, data);
+  }
+
+  get permanent(): boolean {
+    return this.data.permanent === true;
+  }
+}

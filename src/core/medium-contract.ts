@@ -1,0 +1,433 @@
+// The contract every Medium implementation keeps: volume state, claims and fencing, and the
+// replay-safe op semantics documented on `Medium` (./ports.ts). Framework-free, so that the same
+// cases run under node:test against the in-memory medium and in a browser against OPFS.
+import type { Op } from '../record/types.js';
+import type { LsnOp, Medium, VolumeState } from './ports.js';
+
+/** A fresh, empty medium, with a read view of its files for the checks (test-only). */
+export interface MediumUnderTest {
+  readonly medium: Medium;
+  /** A file's bytes; undefined when no file is at `path`. */
+  read(volume: number, path: string): Promise<Uint8Array | undefined>;
+  /** True when a file or a directory is at `path`. */
+  exists(volume: number, path: string): Promise<boolean>;
+}
+
+export interface MediumCase {
+  readonly name: string;
+  run(make: () => Promise<MediumUnderTest>): Promise<void>;
+}
+
+type Make = () => Promise<MediumUnderTest>;
+
+/** A volume other than 0, so an implementation that ignores the volume number shows it. */
+const VOLUME = 3;
+
+export function mediumContract(): MediumCase[] {
+  return [...stateCases, ...opCases, ...replayCases];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Volume state, claims and fencing
+
+const stateCases: MediumCase[] = [
+  {
+    name: "a new volume's state is epoch 0, applied 0 and no epochs",
+    async run(make) {
+      const { medium } = await make();
+      checkState(await medium.state(VOLUME), { epoch: 0, applied: 0, epochs: [] }, 'new volume');
+    },
+  },
+  {
+    name: 'claim raises the epoch and records where it begins; a claim that does not raise the epoch is refused',
+    async run(make) {
+      const { medium } = await make();
+      checkState(await medium.claim(VOLUME, 2, 0), { epoch: 2, applied: 0, epochs: [{ epoch: 2, base: 0 }] }, 'first claim');
+      const expected = { epoch: 5, applied: 0, epochs: [{ epoch: 2, base: 0 }, { epoch: 5, base: 7 }] };
+      checkState(await medium.claim(VOLUME, 5, 7), expected, 'second claim');
+      await rejects(medium.claim(VOLUME, 5, 9), 'a claim of the same epoch');
+      await rejects(medium.claim(VOLUME, 3, 9), 'a claim of a lower epoch');
+      checkState(await medium.state(VOLUME), expected, 'after the refused claims');
+    },
+  },
+  {
+    name: 'apply applies ops in order and records the last LSN as applied, and the state reads back the same',
+    async run(make) {
+      const { medium, read } = await make();
+      await medium.claim(VOLUME, 1, 0);
+      await medium.apply(VOLUME, 1, numbered(1, [write('/f', 0, 'abc'), write('/f', 1, 'X'), truncate('/f', 2)]));
+      await checkFile(read, '/f', 'aX');
+      const expected = { epoch: 1, applied: 3, epochs: [{ epoch: 1, base: 0 }] };
+      checkState(await medium.state(VOLUME), expected, 'after the first apply');
+      checkState(await medium.state(VOLUME), expected, 'read again');
+      await medium.apply(VOLUME, 1, numbered(4, [write('/f', 2, 'yz'), write('/g', 0, 'g')]));
+      await checkFile(read, '/f', 'aXyz');
+      checkState(await medium.state(VOLUME), { ...expected, applied: 5 }, 'after the second apply');
+    },
+  },
+  {
+    name: "apply with an epoch below the volume's throws a FencedError and changes nothing",
+    async run(make) {
+      const { medium, read, exists } = await make();
+      await medium.claim(VOLUME, 1, 0);
+      await medium.apply(VOLUME, 1, numbered(1, [write('/f', 0, 'old')]));
+      await medium.claim(VOLUME, 2, 1);
+      const error = await rejects(medium.apply(VOLUME, 1, numbered(2, [write('/f', 0, 'new'), write('/g', 0, 'g')])), 'a fenced apply');
+      check(codeOf(error) === 'EFENCED', `a fenced apply failed with ${String(error)}, not a FencedError`);
+      await checkFile(read, '/f', 'old');
+      check(!(await exists(VOLUME, '/g')), 'a fenced apply made /g');
+      const expected = { epoch: 2, applied: 1, epochs: [{ epoch: 1, base: 0 }, { epoch: 2, base: 1 }] };
+      checkState(await medium.state(VOLUME), expected, 'after the fenced apply');
+    },
+  },
+  {
+    name: 'apply with no ops changes nothing, and is fenced like any other apply',
+    async run(make) {
+      const { medium } = await make();
+      await medium.claim(VOLUME, 1, 0);
+      await medium.apply(VOLUME, 1, numbered(1, [write('/f', 0, 'a')]));
+      await medium.apply(VOLUME, 1, []);
+      const expected = { epoch: 1, applied: 1, epochs: [{ epoch: 1, base: 0 }] };
+      checkState(await medium.state(VOLUME), expected, 'after an empty apply');
+      check(codeOf(await rejects(medium.apply(VOLUME, 0, []), 'an empty fenced apply')) === 'EFENCED', 'an empty fenced apply failed without a FencedError');
+    },
+  },
+  {
+    name: 'volumes are independent: claims and applies on one leave another as it was',
+    async run(make) {
+      const { medium, exists } = await make();
+      await medium.claim(VOLUME, 4, 0);
+      await medium.apply(VOLUME, 4, numbered(1, [write('/f', 0, 'a')]));
+      checkState(await medium.state(VOLUME + 1), { epoch: 0, applied: 0, epochs: [] }, 'the other volume');
+      check(!(await exists(VOLUME + 1, '/f')), "a write to one volume appeared in another");
+    },
+  },
+];
+
+// ---------------------------------------------------------------------------------------------
+// Each op's replay-safe semantics
+
+const opCases: MediumCase[] = [
+  {
+    name: 'write makes the file and its missing parents, and zero-fills a gap before its offset',
+    async run(make) {
+      const t = await make();
+      await applyOps(t, [write('/d/e/f', 3, 'ab')]);
+      await checkFile(t.read, '/d/e/f', '\0\0\0ab');
+      await checkDirectory(t, '/d/e');
+      await applyOps(t, [write('/d/e/f', 1, 'Z'), write('/d/e/f', 4, 'xyz')]);
+      await checkFile(t.read, '/d/e/f', '\0Z\0axyz');
+    },
+  },
+  {
+    name: 'truncate makes a missing file, shrinks a file, and zero-extends it',
+    async run(make) {
+      const t = await make();
+      await applyOps(t, [truncate('/t/f', 3)]);
+      await checkFile(t.read, '/t/f', '\0\0\0');
+      await applyOps(t, [write('/t/f', 0, 'abcdef'), truncate('/t/f', 2)]);
+      await checkFile(t.read, '/t/f', 'ab');
+      await applyOps(t, [truncate('/t/f', 4)]);
+      await checkFile(t.read, '/t/f', 'ab\0\0'); // the bytes cut off do not come back
+    },
+  },
+  {
+    name: 'create makes a missing file, leaves an existing one as it is, and empties it with truncate',
+    async run(make) {
+      const t = await make();
+      await applyOps(t, [{ type: 'create', path: '/c/f' }]);
+      await checkFile(t.read, '/c/f', '');
+      await applyOps(t, [write('/c/f', 0, 'abc'), { type: 'create', path: '/c/f', exclusive: true }]);
+      await checkFile(t.read, '/c/f', 'abc'); // `exclusive` was checked when the op was accepted
+      await applyOps(t, [{ type: 'create', path: '/c/f', truncate: true }]);
+      await checkFile(t.read, '/c/f', '');
+    },
+  },
+  {
+    name: 'mkdir with recursive makes the directory and its parents, and leaves an existing one alone',
+    async run(make) {
+      const t = await make();
+      await applyOps(t, [{ type: 'mkdir', path: '/m/n/o', recursive: true }]);
+      await checkDirectory(t, '/m/n/o');
+      await applyOps(t, [write('/m/n/o/f', 0, 'kept'), { type: 'mkdir', path: '/m/n/o' }, { type: 'mkdir', path: '/m', recursive: true }]);
+      await checkFile(t.read, '/m/n/o/f', 'kept');
+    },
+  },
+  {
+    name: "rename moves a file, replacing the target, and makes the target's parents",
+    async run(make) {
+      const t = await make();
+      await applyOps(t, [write('/a', 0, 'one'), write('/b', 0, 'two'), rename('/a', '/b')]);
+      await checkFile(t.read, '/b', 'one');
+      await checkMissing(t, '/a');
+      await applyOps(t, [rename('/b', '/x/y/z')]);
+      await checkFile(t.read, '/x/y/z', 'one');
+      await checkMissing(t, '/b');
+    },
+  },
+  {
+    name: 'rename moves a directory with its contents, replacing a directory at the target',
+    async run(make) {
+      const t = await make();
+      await applyOps(t, [write('/d/f', 0, '1'), { type: 'mkdir', path: '/e' }, rename('/d', '/e')]);
+      await checkFile(t.read, '/e/f', '1');
+      await checkMissing(t, '/d');
+    },
+  },
+  {
+    name: 'rename of a missing path changes nothing',
+    async run(make) {
+      const t = await make();
+      await applyOps(t, [write('/b', 0, 'two'), rename('/a', '/b'), rename('/a', '/c')]);
+      await checkFile(t.read, '/b', 'two');
+      await checkMissing(t, '/a');
+      await checkMissing(t, '/c');
+    },
+  },
+  {
+    name: 'unlink removes a file; rmdir removes an empty directory, and with recursive a directory with its contents',
+    async run(make) {
+      const t = await make();
+      await applyOps(t, [write('/f', 0, 'a'), { type: 'mkdir', path: '/e' }, write('/r/s/t', 0, 'b')]);
+      await applyOps(t, [{ type: 'unlink', path: '/f' }, { type: 'rmdir', path: '/e' }, { type: 'rmdir', path: '/r', recursive: true }]);
+      for (const path of ['/f', '/e', '/r/s/t', '/r']) await checkMissing(t, path);
+    },
+  },
+  {
+    name: 'unlink and rmdir of a missing path change nothing',
+    async run(make) {
+      const t = await make();
+      await applyOps(t, [write('/d/f', 0, 'a')]);
+      await applyOps(t, [
+        { type: 'unlink', path: '/g' },
+        { type: 'unlink', path: '/x/g' },
+        { type: 'rmdir', path: '/e' },
+        { type: 'rmdir', path: '/e', recursive: true },
+      ]);
+      await checkFile(t.read, '/d/f', 'a');
+      await checkMissing(t, '/e');
+    },
+  },
+  {
+    name: 'setTimes makes nothing when the path is missing, and never changes contents',
+    async run(make) {
+      const t = await make();
+      await applyOps(t, [setTimes('/nope'), write('/f', 0, 'abc'), setTimes('/f'), setTimes('/')]);
+      await checkMissing(t, '/nope');
+      await checkFile(t.read, '/f', 'abc');
+    },
+  },
+];
+
+// ---------------------------------------------------------------------------------------------
+// Replay safety
+
+/** A batch without rename, unlink or rmdir: applying it again, whole or any suffix, changes nothing. */
+const repeatableBatch: readonly Op[] = [
+  write('/f', 0, 'hello world'),
+  truncate('/f', 5),
+  write('/f', 8, 'xy'),
+  { type: 'create', path: '/g', truncate: true },
+  write('/g', 0, 'abc'),
+  { type: 'create', path: '/g', truncate: true },
+  write('/g', 2, 'z'),
+  truncate('/f', 12),
+  { type: 'mkdir', path: '/m/n', recursive: true },
+  write('/m/n/o', 1, 'q'),
+  setTimes('/m/n/o'),
+];
+
+type History = readonly (readonly Op[])[];
+
+/**
+ * Histories as the core would apply them: batches of consecutive ops, with every rename, unlink
+ * and rmdir alone in its batch (the core splits them off). Every op is one an owner could accept.
+ */
+const histories: ReadonlyArray<{ readonly name: string; readonly batches: History }> = [
+  { name: 'writes, truncates, creates and mkdirs', batches: [repeatableBatch] },
+  {
+    name: 'a rename whose source is written again',
+    batches: [
+      [write('/a', 0, 'one'), { type: 'mkdir', path: '/c' }],
+      [rename('/a', '/b')],
+      [write('/a', 0, 'two'), truncate('/b', 2)],
+      [rename('/b', '/c/d')],
+      [write('/b', 1, 'x')],
+    ],
+  },
+  {
+    name: 'unlinks and rmdirs whose paths are made again',
+    batches: [
+      [write('/a', 0, 'abc'), { type: 'mkdir', path: '/d' }, { type: 'mkdir', path: '/e' }, write('/e/f', 0, 'gone')],
+      [{ type: 'unlink', path: '/a' }],
+      [write('/a', 2, 'z'), { type: 'create', path: '/d/x', truncate: true }],
+      [{ type: 'unlink', path: '/d/x' }],
+      [{ type: 'rmdir', path: '/d' }],
+      [{ type: 'rmdir', path: '/e', recursive: true }],
+      [{ type: 'mkdir', path: '/e' }, write('/e/f', 0, 'new')],
+    ],
+  },
+  {
+    name: 'a directory renamed over an empty one, then its old path written again',
+    batches: [
+      [{ type: 'mkdir', path: '/d' }, write('/d/x', 0, '1'), { type: 'mkdir', path: '/e' }],
+      [rename('/d', '/e')],
+      [write('/d/x', 0, '3'), truncate('/e/x', 5)],
+    ],
+  },
+];
+
+const replayCases: MediumCase[] = [
+  {
+    name: 'applying a batch of writes, truncates, creates and mkdirs again, or any suffix of it, leaves the same contents',
+    async run(make) {
+      const once = await make();
+      await applyOps(once, repeatableBatch);
+      for (let start = 0; start < repeatableBatch.length; start += 1) {
+        const twice = await make();
+        await applyOps(twice, repeatableBatch);
+        await twice.medium.apply(VOLUME, 1, numbered(1 + start, repeatableBatch.slice(start)));
+        await checkSameContents(twice, once, pathsOf([repeatableBatch]), `the suffix from op ${start} applied again`);
+      }
+    },
+  },
+  {
+    name: 'after a crash part-way through a batch, applying it again from its start, then the batches after it, leaves the same contents as applying once',
+    async run(make) {
+      for (const { name, batches } of histories) {
+        const once = await make();
+        await applyHistory(once, batches, batches.length, 0);
+        for (let crashed = 0; crashed < batches.length; crashed += 1) {
+          for (let done = 1; done <= (batches[crashed]?.length ?? 0); done += 1) {
+            const replayed = await make();
+            await applyHistory(replayed, batches, crashed, done);
+            await checkSameContents(replayed, once, pathsOf(batches), `${name}: crash after ${done} ops of batch ${crashed}`);
+          }
+        }
+      }
+    },
+  },
+];
+
+/**
+ * Applies the batches before `crashed` and the first `done` ops of batch `crashed` (the medium's
+ * state when the crash came), then every batch from `crashed` on, each with its history's LSNs.
+ * With `crashed` past the last batch, that is the whole history applied once.
+ */
+async function applyHistory(t: MediumUnderTest, history: History, crashed: number, done: number): Promise<void> {
+  let lsn = 1;
+  const batches = history.map((ops) => {
+    const batch = numbered(lsn, ops);
+    lsn += ops.length;
+    return batch;
+  });
+  const beforeCrash = [...batches.slice(0, crashed), batches[crashed]?.slice(0, done) ?? []];
+  await t.medium.claim(VOLUME, 1, 0);
+  for (const batch of [...beforeCrash, ...batches.slice(crashed)]) await t.medium.apply(VOLUME, 1, batch);
+}
+
+/** Every path the ops name, with every parent directory of those paths. */
+function pathsOf(batches: History): string[] {
+  const paths = new Set<string>();
+  for (const op of batches.flat()) {
+    for (const path of op.type === 'rename' ? [op.path, op.target] : [op.path]) {
+      const names = path.split('/').filter((name) => name !== '');
+      for (let end = 1; end <= names.length; end += 1) paths.add(`/${names.slice(0, end).join('/')}`);
+    }
+  }
+  return [...paths].sort();
+}
+
+async function checkSameContents(actual: MediumUnderTest, expected: MediumUnderTest, paths: readonly string[], when: string): Promise<void> {
+  for (const path of paths) {
+    const [isThere, shouldBe] = [await actual.exists(VOLUME, path), await expected.exists(VOLUME, path)];
+    check(isThere === shouldBe, `${when}: ${path} ${isThere ? 'exists' : 'is missing'}, unlike after applying once`);
+    const [got, want] = [await actual.read(VOLUME, path), await expected.read(VOLUME, path)];
+    check(sameBytes(got, want), `${when}: ${path} holds ${show(got)}, not ${show(want)} as after applying once`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+/** Claims the volume on first use (epoch 1), then applies `ops` after everything applied so far. */
+async function applyOps(t: MediumUnderTest, ops: readonly Op[]): Promise<void> {
+  const state = await t.medium.state(VOLUME);
+  if (state.epoch === 0) await t.medium.claim(VOLUME, 1, 0);
+  await t.medium.apply(VOLUME, 1, numbered(state.applied + 1, ops));
+}
+
+function numbered(first: number, ops: readonly Op[]): LsnOp[] {
+  return ops.map((op, i) => ({ lsn: first + i, opId: first + i, op }));
+}
+
+function write(path: string, offset: number, text: string): Op {
+  return { type: 'write', path, offset, data: ascii(text) };
+}
+
+function truncate(path: string, size: number): Op {
+  return { type: 'truncate', path, size };
+}
+
+function rename(path: string, target: string): Op {
+  return { type: 'rename', path, target };
+}
+
+function setTimes(path: string): Op {
+  return { type: 'setTimes', path, atimeMs: 1_000, mtimeMs: 2_000 };
+}
+
+function ascii(text: string): Uint8Array {
+  return Uint8Array.from(text, (char) => char.charCodeAt(0));
+}
+
+function check(condition: boolean, message: string): asserts condition {
+  if (!condition) throw new Error(message);
+}
+
+async function checkFile(read: MediumUnderTest['read'], path: string, text: string): Promise<void> {
+  const got = await read(VOLUME, path);
+  check(sameBytes(got, ascii(text)), `${path} holds ${show(got)}, not ${show(ascii(text))}`);
+}
+
+async function checkDirectory(t: MediumUnderTest, path: string): Promise<void> {
+  check((await t.exists(VOLUME, path)) && (await t.read(VOLUME, path)) === undefined, `${path} is not a directory`);
+}
+
+async function checkMissing(t: MediumUnderTest, path: string): Promise<void> {
+  check(!(await t.exists(VOLUME, path)), `${path} exists`);
+}
+
+function checkState(actual: VolumeState, expected: VolumeState, when: string): void {
+  const [got, want] = [JSON.stringify(stateFields(actual)), JSON.stringify(stateFields(expected))];
+  check(got === want, `${when}: the volume state is ${got}, not ${want}`);
+}
+
+/** The fields in a fixed order, so that two states compare as text. */
+function stateFields({ epoch, applied, epochs }: VolumeState): unknown {
+  return { epoch, applied, epochs: epochs.map(({ epoch, base }) => ({ epoch, base })) };
+}
+
+/** The error `promise` rejects with; throws when it resolves. */
+async function rejects(promise: Promise<unknown>, what: string): Promise<unknown> {
+  try {
+    await promise;
+  } catch (error) {
+    return error;
+  }
+  throw new Error(`${what} succeeded; it should have been refused`);
+}
+
+/** The error's `code`: compared instead of its class, which does not survive a worker boundary. */
+function codeOf(error: unknown): unknown {
+  return typeof error === 'object' && error !== null && 'code' in error ? error.code : undefined;
+}
+
+function sameBytes(a: Uint8Array | undefined, b: Uint8Array | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  return a.length === b.length && a.every((byte, i) => byte === b[i]);
+}
+
+function show(bytes: Uint8Array | undefined): string {
+  return bytes === undefined ? 'no file' : JSON.stringify(String.fromCharCode(...bytes));
+}

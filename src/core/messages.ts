@@ -1,0 +1,34 @@
+// What nodes say to each other over a link. One discriminated union, one handler per kind.
+import type { Op } from '../record/types.js';
+import type { NodeErrorCode } from '../errors.js';
+
+/** [volume, epoch] pairs a node owns. */
+export type Ownership = Array<[number, number]>;
+
+export type Message =
+  /** Every heartbeatMs, to every peer: alive, and what it owns. */
+  | { t: 'heartbeat'; owns: Ownership }
+  /**
+   * Owner → partner: mirror `volume` for me from now on, in this session. Mirror records above
+   * `keepThrough` are an unacked tail of an earlier session: drop them.
+   */
+  | { t: 'pair'; volume: number; epoch: number; session: number; keepThrough: number }
+  /** Owner → partner: records to mirror (a group commit, or a resync after pairing). */
+  | { t: 'mirror'; volume: number; epoch: number; session: number; lsns: number[]; frames: Uint8Array[] }
+  /** Partner → owner: the mirror holds every record of the session through `upTo`. */
+  | { t: 'mirrored'; volume: number; session: number; upTo: number }
+  /** Partner → owner: a record arrived damaged; the session is void, pair again. */
+  | { t: 'mirrorFailed'; volume: number; session: number }
+  /** Owner → partner: flushed through `upTo`; delete those records from the mirror. */
+  | { t: 'trim'; volume: number; upTo: number }
+  /** Owner → all: my I/O is broken; I released the volume, take it over. */
+  | { t: 'giveUp'; volume: number; epoch: number }
+  /** Client → owner. */
+  | { t: 'op'; id: number; volume: number; opId: number; op: Op }
+  /** Owner → client. */
+  | { t: 'opResult'; id: number; lsn: number }
+  | { t: 'opResult'; id: number; error: { code: NodeErrorCode; message: string } };
+
+export function isMessage(value: unknown): value is Message {
+  return typeof value === 'object' && value !== null && typeof (value as { t?: unknown }).t === 'string';
+}

@@ -1,0 +1,121 @@
+// The partner's side: keep a mirror of each owner's journal. Every record is verified (CRC32C and
+// key fields) before it is stored; the owner hears back how far the mirror holds its records.
+import type { Message } from './messages.js';
+import type { NodeId, Ports, StoredRecord } from './ports.js';
+import type { Verify } from './takeover.js';
+
+export interface KeeperHost {
+  readonly ports: Ports;
+  send(to: NodeId, message: Message): boolean;
+  verify: Verify;
+  /** A node became an owner we mirror for (to watch over it). */
+  mirroringFor(owner: NodeId): void;
+}
+
+interface Mirrored {
+  owner: NodeId;
+  epoch: number;
+  session: number;
+  /** False once a damaged record voided the session (the owner pairs again). */
+  sound: boolean;
+}
+
+export class MirrorKeeper {
+  #host: KeeperHost;
+  #volumes = new Map<number, Mirrored>();
+  /** The highest epoch known per volume: pairings from older epochs come from fenced owners. */
+  #epochs = new Map<number, number>();
+  /** Work on each volume's mirror runs in message order. */
+  #chains = new Map<number, Promise<void>>();
+
+  constructor(host: KeeperHost) {
+    this.#host = host;
+  }
+
+  /** Owners this node mirrors for, with their volumes. */
+  owners(): Map<NodeId, number[]> {
+    const out = new Map<NodeId, number[]>();
+    for (const [volume, { owner }] of this.#volumes) out.set(owner, [...(out.get(owner) ?? []), volume]);
+    return out;
+  }
+
+  ownerOf(volume: number): NodeId | undefined {
+    return this.#volumes.get(volume)?.owner;
+  }
+
+  /** This node now owns the volume at `epoch`: stop mirroring it for anyone older. */
+  forget(volume: number, epoch: number): void {
+    this.#volumes.delete(volume);
+    this.#raiseEpoch(volume, epoch);
+  }
+
+  #raiseEpoch(volume: number, epoch: number): void {
+    this.#epochs.set(volume, Math.max(epoch, this.#epochs.get(volume) ?? 0));
+  }
+
+  #then(volume: number, work: () => Promise<void>): void {
+    const next = (this.#chains.get(volume) ?? Promise.resolve()).then(work).catch(() => {});
+    this.#chains.set(volume, next);
+  }
+
+  #current(from: NodeId, volume: number, session: number): Mirrored | undefined {
+    const mirrored = this.#volumes.get(volume);
+    return mirrored && mirrored.owner === from && mirrored.session === session ? mirrored : undefined;
+  }
+
+  onPair(from: NodeId, message: Extract<Message, { t: 'pair' }>): void {
+    const { volume, epoch, session, keepThrough } = message;
+    if (epoch < (this.#epochs.get(volume) ?? 0)) return;
+    this.#raiseEpoch(volume, epoch);
+    this.#volumes.set(volume, { owner: from, epoch, session, sound: true });
+    this.#host.mirroringFor(from);
+    // An earlier session may have left records the owner no longer has (it took their LSNs back).
+    this.#then(volume, () => this.#host.ports.mirror.deleteRange(volume, keepThrough + 1, Number.MAX_SAFE_INTEGER));
+  }
+
+  onMirror(from: NodeId, message: Extract<Message, { t: 'mirror' }>): void {
+    const { volume, session } = message;
+    if (!this.#current(from, volume, session)) return;
+    this.#then(volume, async () => {
+      const mirrored = this.#current(from, volume, session);
+      if (!mirrored?.sound) return;
+      const records = this.#verified(message);
+      if (!records) {
+        mirrored.sound = false;
+        this.#host.send(from, { t: 'mirrorFailed', volume, session });
+        return;
+      }
+      try {
+        await this.#host.ports.mirror.put(records);
+      } catch {
+        mirrored.sound = false;
+        this.#host.send(from, { t: 'mirrorFailed', volume, session });
+        return;
+      }
+      this.#host.send(from, { t: 'mirrored', volume, session, upTo: Math.max(...message.lsns) });
+    });
+  }
+
+  /** The message's records, each checked against its CRC32C and its claimed place; or none. */
+  #verified(message: Extract<Message, { t: 'mirror' }>): StoredRecord[] | undefined {
+    const { volume, epoch, lsns, frames } = message;
+    if (lsns.length !== frames.length || lsns.length === 0) return undefined;
+    const records: StoredRecord[] = [];
+    for (let i = 0; i < frames.length; i++) {
+      try {
+        const record = this.#host.verify(frames[i]!);
+        if (record.volume !== volume || record.epoch !== epoch || record.lsn !== lsns[i]) return undefined;
+        records.push({ volume, lsn: record.lsn, epoch, frame: frames[i]! });
+      } catch {
+        return undefined;
+      }
+    }
+    return records;
+  }
+
+  onTrim(from: NodeId, message: Extract<Message, { t: 'trim' }>): void {
+    const { volume, upTo } = message;
+    if (this.#volumes.get(volume)?.owner !== from) return;
+    this.#then(volume, () => this.#host.ports.mirror.deleteRange(volume, 1, upTo));
+  }
+}

@@ -1,0 +1,457 @@
+// A node: one tab or worker running tandemfs. It owns some volumes (OwnedVolume), mirrors
+// others' journals (MirrorKeeper), watches its owners and partners, takes volumes over when their
+// owner dies, hangs or gives up, and routes clients' ops to owners.
+import { MediumError, NodeError, type NodeErrorCode } from '../errors.js';
+import { decodeRecord } from '../record/codec.js';
+import type { JournalRecord, Op } from '../record/types.js';
+import { isMessage, type Message, type Ownership } from './messages.js';
+import { MirrorKeeper } from './mirror-keeper.js';
+import { withDefaults, type NodeOptions } from './options.js';
+import { OwnedVolume, type OwnerHost } from './owned-volume.js';
+import type { HeldLock, LockWait, NodeId, Ports, RecordStore, VolumeState } from './ports.js';
+import { adopt, isHistory, type Adopted } from './takeover.js';
+
+export type NodeEvent =
+  | { type: 'takeover-started'; volume: number; from?: NodeId; how: 'steal' | 'free' }
+  | { type: 'takeover-finished'; volume: number; epoch: number; replayed: number }
+  | { type: 'released'; volume: number; why: 'fenced' | 'gave-up' }
+  | { type: 'degraded'; volume: number; degraded: boolean }
+  | { type: 'partner'; volume: number; partner: NodeId }
+  | { type: 'volume-stopped'; volume: number; error: NodeError };
+
+export interface VolumeStatus {
+  volume: number;
+  epoch: number;
+  partner?: NodeId;
+  degraded: boolean;
+  unflushed: number;
+  applied: number;
+}
+
+export interface NodeStatus {
+  node: NodeId;
+  owns: VolumeStatus[];
+  mirrors: Array<{ volume: number; owner: NodeId }>;
+  peers: NodeId[];
+}
+
+interface Peer {
+  lastHeard: number;
+  owns: Ownership;
+}
+
+interface Request {
+  peer: NodeId;
+  resolve(lsn: number): void;
+  reject(error: Error): void;
+}
+
+const RETRYABLE = new Set<NodeErrorCode>(['ENOTOWNER', 'EFENCED']);
+const liveLock = (node: NodeId) => `tandemfs:live:${node}`;
+const volumeLock = (volume: number) => `tandemfs:volume:${volume}`;
+
+export class Node {
+  readonly id: NodeId;
+  readonly options: NodeOptions;
+  protected readonly ports: Ports;
+  #owned = new Map<number, OwnedVolume>();
+  #adopting = new Map<number, Promise<void>>();
+  #stopped = new Map<number, NodeError>();
+  #keeper: MirrorKeeper;
+  #peers = new Map<NodeId, Peer>();
+  #watches = new Map<NodeId, LockWait>();
+  #suspected = new Set<NodeId>();
+  #requests = new Map<number, Request>();
+  #nextRequest = 1;
+  #brokenUntil = Number.NEGATIVE_INFINITY;
+  #liveLock?: HeldLock;
+  #listeners = new Set<(event: NodeEvent) => void>();
+  #host: OwnerHost;
+
+  constructor(ports: Ports, options: Partial<NodeOptions> & Pick<NodeOptions, 'volumes'>) {
+    this.id = ports.self;
+    this.ports = ports;
+    this.options = withDefaults(options);
+    this.#keeper = new MirrorKeeper({
+      ports,
+      send: (to, message) => this.#send(to, message),
+      verify: (frame) => this.verify(frame),
+      mirroringFor: (owner) => this.#watch(owner),
+    });
+    this.#host = {
+      ports,
+      options: this.options,
+      send: (to, message) => this.#send(to, message),
+      released: (volume, why) => this.#released(volume, why),
+      partnerUnreachable: (node) => this.#partnerLost(node),
+      emit: (event) => this.#emit(event),
+    };
+  }
+
+  /** Joins the cluster: holds its liveness lock, listens, and adopts volumes nobody owns. */
+  async start(): Promise<void> {
+    const lock = await this.ports.locks.tryAcquire(liveLock(this.id));
+    if (!lock) throw new NodeError('EINVAL', `node id ${this.id} is already running`, { node: this.id });
+    this.#liveLock = lock;
+    this.ports.link.onMessage((from, message) => this.#onMessage(from, message));
+    this.ports.link.onPeer((peer, up) => this.#onPeer(peer, up));
+    for (const peer of this.ports.link.peers()) this.#onPeer(peer, true);
+    this.#every(this.options.heartbeatMs, () => this.#heartbeat());
+    this.#every(this.options.sweepMs, () => void this.#sweep());
+    await this.#sweep();
+  }
+
+  onEvent(listener: (event: NodeEvent) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  #emit(event: NodeEvent): void {
+    for (const listener of this.#listeners) listener(event);
+  }
+
+  status(): NodeStatus {
+    return {
+      node: this.id,
+      owns: [...this.#owned.values()].map((v) => ({
+        volume: v.volume, epoch: v.epoch, partner: v.partner, degraded: v.degraded, unflushed: v.unflushed, applied: v.applied,
+      })),
+      mirrors: [...this.#keeper.owners()].flatMap(([owner, volumes]) => volumes.map((volume) => ({ volume, owner }))),
+      peers: [...this.#peers.keys()],
+    };
+  }
+
+  /** Some acked op has only its journal copy (no partner in sync holds it). */
+  get hasUnmirroredAcks(): boolean {
+    return [...this.#owned.values()].some((v) => v.hasUnmirroredAcks);
+  }
+
+  /** Decodes and verifies a record frame. (A variant in the teeth tests skips the check.) */
+  protected verify(frame: Uint8Array): JournalRecord {
+    return decodeRecord(frame);
+  }
+
+  /** Makes the object that serves an adopted volume. (Variants in the teeth tests subclass it.) */
+  protected ownedVolume(host: OwnerHost, volume: number, adopted: Adopted, lock: HeldLock): OwnedVolume {
+    return new OwnedVolume(host, volume, adopted.epoch, adopted.base, lock, adopted.replayed);
+  }
+
+  /** Takes over: replay first, then serve. (A variant in the teeth tests serves first.) */
+  protected async takeOwnership(volume: number, lock: HeldLock): Promise<OwnedVolume> {
+    const adopted = await adopt(this.ports, this.options, volume, lock, (frame) => this.verify(frame));
+    return this.serve(volume, adopted, lock);
+  }
+
+  protected serve(volume: number, adopted: Adopted, lock: HeldLock): OwnedVolume {
+    if (lock.lost) throw new NodeError('EFENCED', `volume ${volume}: lost the lock before serving`, { volume });
+    const owned = this.ownedVolume(this.#host, volume, adopted, lock);
+    this.#owned.set(volume, owned);
+    this.#keeper.forget(volume, adopted.epoch);
+    const partner = this.#choosePartner();
+    if (partner) this.#pair(owned, partner);
+    else this.#emit({ type: 'degraded', volume, degraded: true });
+    this.#emit({ type: 'takeover-finished', volume, epoch: adopted.epoch, replayed: adopted.replayed.length });
+    this.#heartbeat();
+    return owned;
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Clients
+
+  /** Applies `op` to `volume` through its owner; resolves to the op's LSN once it is acked. */
+  async submit(volume: number, op: Op): Promise<number> {
+    if (!this.options.volumes.includes(volume)) {
+      throw new NodeError('EINVAL', `volume ${volume} is not one of this cluster's volumes`, { volume });
+    }
+    const opId = Math.floor(this.ports.random.next() * 2 ** 53);
+    const deadline = this.ports.clock.now() + this.options.opTimeoutMs;
+    for (let attempt = 0; ; attempt++) {
+      const stopped = this.#stopped.get(volume);
+      if (stopped) throw stopped;
+      try {
+        return await this.#attempt(volume, opId, op, deadline);
+      } catch (error) {
+        if (!(error instanceof NodeError) || !RETRYABLE.has(error.code)) throw error;
+      }
+      if (this.ports.clock.now() >= deadline) {
+        throw new NodeError('ETIMEDOUT', `volume ${volume}: no owner acked the op within ${this.options.opTimeoutMs} ms`, { volume });
+      }
+      await this.#sleep(Math.min(25 * 2 ** attempt, this.options.heartbeatMs * 2));
+    }
+  }
+
+  async #attempt(volume: number, opId: number, op: Op, deadline: number): Promise<number> {
+    const adopting = this.#adopting.get(volume);
+    if (adopting) await adopting;
+    const owned = this.#owned.get(volume);
+    if (owned?.serving) return owned.submit(op, opId);
+    const owner = this.#ownerOf(volume);
+    if (!owner) throw new NodeError('ENOTOWNER', `volume ${volume} has no known owner yet`, { volume });
+    return this.#forward(owner, volume, opId, op, deadline);
+  }
+
+  #ownerOf(volume: number): NodeId | undefined {
+    const now = this.ports.clock.now();
+    let best: { node: NodeId; epoch: number } | undefined;
+    for (const [node, peer] of this.#peers) {
+      if (now - peer.lastHeard > this.options.hangTimeoutMs) continue;
+      for (const [v, epoch] of peer.owns) if (v === volume && (!best || epoch > best.epoch)) best = { node, epoch };
+    }
+    return best?.node;
+  }
+
+  #forward(owner: NodeId, volume: number, opId: number, op: Op, deadline: number): Promise<number> {
+    const id = this.#nextRequest++;
+    return new Promise<number>((resolve, reject) => {
+      const wait = Math.max(1, Math.min(deadline - this.ports.clock.now(), this.options.hangTimeoutMs * 2));
+      const timer = this.ports.clock.after(wait, () => settle(new NodeError('ENOTOWNER', `owner ${owner} did not answer`, { volume })));
+      const settle = (result: number | Error) => {
+        if (!this.#requests.delete(id)) return;
+        timer.cancel();
+        if (typeof result === 'number') resolve(result);
+        else reject(result);
+      };
+      this.#requests.set(id, { peer: owner, resolve: settle, reject: settle });
+      if (!this.#send(owner, { t: 'op', id, volume, opId, op })) settle(new NodeError('ENOTOWNER', `owner ${owner} is not connected`, { volume }));
+    });
+  }
+
+  async #serveForPeer(from: NodeId, message: Extract<Message, { t: 'op' }>): Promise<void> {
+    let reply: Message;
+    try {
+      const adopting = this.#adopting.get(message.volume);
+      if (adopting) await adopting;
+      const owned = this.#owned.get(message.volume);
+      if (!owned?.serving) throw new NodeError('ENOTOWNER', `volume ${message.volume} is not owned by ${this.id}`, { volume: message.volume });
+      reply = { t: 'opResult', id: message.id, lsn: await owned.submit(message.op, message.opId) };
+    } catch (error) {
+      const code: NodeErrorCode = error instanceof NodeError ? error.code : 'EINVAL';
+      reply = { t: 'opResult', id: message.id, error: { code, message: error instanceof Error ? error.message : String(error) } };
+    }
+    this.#send(from, reply);
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Messages and peers
+
+  #send(to: NodeId, message: Message): boolean {
+    return this.ports.link.send(to, message);
+  }
+
+  #onMessage(from: NodeId, message: unknown): void {
+    if (!isMessage(message)) return;
+    this.#heard(from);
+    switch (message.t) {
+      case 'heartbeat':
+        this.#peers.get(from)!.owns = message.owns;
+        return;
+      case 'pair':
+        return this.#keeper.onPair(from, message);
+      case 'mirror':
+        return this.#keeper.onMirror(from, message);
+      case 'trim':
+        return this.#keeper.onTrim(from, message);
+      case 'mirrored':
+        return this.#owned.get(message.volume)?.onMirrored(from, message.session, message.upTo);
+      case 'mirrorFailed':
+        return this.#owned.get(message.volume)?.onMirrorFailed(from, message.session);
+      case 'giveUp':
+        void this.#adoptVolume(message.volume, 'free', from);
+        return;
+      case 'op':
+        void this.#serveForPeer(from, message);
+        return;
+      case 'opResult': {
+        const request = this.#requests.get(message.id);
+        if (!request || request.peer !== from) return;
+        if ('lsn' in message) request.resolve(message.lsn);
+        else request.reject(new NodeError(message.error.code, message.error.message));
+        return;
+      }
+    }
+  }
+
+  #heard(from: NodeId): void {
+    const peer = this.#peers.get(from);
+    if (peer) peer.lastHeard = this.ports.clock.now();
+    else this.#peers.set(from, { lastHeard: this.ports.clock.now(), owns: [] });
+    this.#suspected.delete(from);
+  }
+
+  #onPeer(peer: NodeId, up: boolean): void {
+    if (up) {
+      this.#heard(peer);
+      this.#send(peer, { t: 'heartbeat', owns: this.#ownership() });
+      for (const owned of this.#owned.values()) if (!owned.partner) this.#pair(owned, peer);
+      return;
+    }
+    this.#peers.delete(peer);
+    for (const request of [...this.#requests.values()]) {
+      if (request.peer === peer) request.reject(new NodeError('ENOTOWNER', `lost the link to ${peer}`));
+    }
+    this.#partnerLost(peer);
+  }
+
+  #ownership(): Ownership {
+    return [...this.#owned.values()].filter((v) => v.serving).map((v) => [v.volume, v.epoch]);
+  }
+
+  #heartbeat(): void {
+    const owns = this.#ownership();
+    for (const peer of this.ports.link.peers()) this.#send(peer, { t: 'heartbeat', owns });
+    const now = this.ports.clock.now();
+    for (const [node, peer] of this.#peers) {
+      if (now - peer.lastHeard <= this.options.hangTimeoutMs || this.#suspected.has(node)) continue;
+      this.#suspected.add(node);
+      this.#partnerLost(node);
+      if (this.#keeper.owners().has(node)) void this.#ownerSilent(node);
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Partners
+
+  #choosePartner(exclude?: NodeId): NodeId | undefined {
+    const now = this.ports.clock.now();
+    const live = this.ports.link.peers()
+      .filter((p) => p !== exclude && now - (this.#peers.get(p)?.lastHeard ?? -Infinity) <= this.options.hangTimeoutMs)
+      .sort();
+    // The ring successor of this node, so that partners spread over the nodes.
+    return live.find((p) => p > this.id) ?? live[0];
+  }
+
+  #pair(owned: OwnedVolume, partner: NodeId): void {
+    owned.pair(partner);
+    this.#watch(partner);
+    this.#emit({ type: 'partner', volume: owned.volume, partner });
+  }
+
+  #partnerLost(node: NodeId): void {
+    for (const owned of this.#owned.values()) {
+      if (owned.partner !== node) continue;
+      owned.partnerLost(node);
+      const next = this.#choosePartner(node);
+      if (next) this.#pair(owned, next);
+    }
+  }
+
+  /** Waits on a node's liveness lock: it is granted when the node's context is gone. */
+  #watch(node: NodeId): void {
+    if (this.#watches.has(node)) return;
+    const wait = this.ports.locks.wait(liveLock(node));
+    this.#watches.set(node, wait);
+    void wait.granted.then((lock) => {
+      lock.release();
+      this.#watches.delete(node);
+      this.#died(node);
+    }, () => this.#watches.delete(node));
+  }
+
+  #died(node: NodeId): void {
+    this.#partnerLost(node);
+    for (const volume of this.#keeper.owners().get(node) ?? []) void this.#adoptVolume(volume, 'free', node);
+  }
+
+  /** An owner we mirror for went silent: dead (its lock is free) or hung or cut off (steal). */
+  async #ownerSilent(node: NodeId): Promise<void> {
+    const lock = await this.ports.locks.tryAcquire(liveLock(node));
+    if (lock) {
+      lock.release();
+      return this.#died(node);
+    }
+    if (!this.#suspected.has(node)) return; // it spoke again meanwhile
+    for (const volume of this.#keeper.owners().get(node) ?? []) void this.#adoptVolume(volume, 'steal', node);
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Owning volumes
+
+  #adoptVolume(volume: number, how: 'steal' | 'free', from?: NodeId): Promise<void> {
+    if (this.#owned.has(volume) || this.#stopped.has(volume) || this.ports.clock.now() < this.#brokenUntil) return Promise.resolve();
+    const running = this.#adopting.get(volume);
+    if (running) return running;
+    const work = this.#adoptNow(volume, how, from).finally(() => this.#adopting.delete(volume));
+    this.#adopting.set(volume, work);
+    return work;
+  }
+
+  async #adoptNow(volume: number, how: 'steal' | 'free', from?: NodeId): Promise<void> {
+    const name = volumeLock(volume);
+    const lock = how === 'steal' ? await this.ports.locks.steal(name) : await this.ports.locks.tryAcquire(name);
+    if (!lock) return;
+    this.#emit({ type: 'takeover-started', volume, from, how });
+    try {
+      await this.takeOwnership(volume, lock);
+    } catch (error) {
+      lock.release();
+      if (error instanceof NodeError && error.code === 'EVOLUMESTOPPED') {
+        this.#stopped.set(volume, error);
+        this.#emit({ type: 'volume-stopped', volume, error });
+      } else if (error instanceof MediumError) {
+        this.#brokenUntil = this.ports.clock.now() + this.options.brokenCooldownMs;
+      }
+    }
+  }
+
+  #released(volume: number, why: 'fenced' | 'gave-up'): void {
+    this.#owned.delete(volume);
+    if (why === 'gave-up') this.#brokenUntil = this.ports.clock.now() + this.options.brokenCooldownMs;
+    this.#emit({ type: 'released', volume, why });
+    void this.#tidy();
+  }
+
+  /** Adopts volumes that no live node owns, then tidies the stores. */
+  async #sweep(): Promise<void> {
+    for (const volume of this.options.volumes) {
+      if (!this.#owned.has(volume) && !this.#ownerOf(volume)) await this.#adoptVolume(volume, 'free');
+    }
+    await this.#tidy();
+  }
+
+  /**
+   * Deletes records no replay can need: those the medium already holds, and stale tails of
+   * fenced owners. Covers this node's stores and those of nodes that are gone.
+   */
+  async #tidy(): Promise<void> {
+    try {
+      const nodes = await this.ports.stores.nodes();
+      for (const node of nodes) {
+        if (node !== this.id) {
+          const lock = await this.ports.locks.tryAcquire(liveLock(node));
+          if (!lock) continue; // alive: it tidies its own
+          lock.release();
+        }
+        for (const store of [this.ports.stores.journal(node), this.ports.stores.mirror(node)]) await this.#tidyStore(store);
+      }
+    } catch {
+      // tidying is best effort; the next sweep tries again
+    }
+  }
+
+  async #tidyStore(store: RecordStore): Promise<void> {
+    const states = new Map<number, VolumeState>();
+    for (const record of await store.list()) {
+      let state = states.get(record.volume);
+      if (!state) {
+        states.set(record.volume, (state = await this.ports.medium.state(record.volume)));
+        if (state.applied > 0) await store.deleteRange(record.volume, 1, state.applied);
+      }
+      if (record.lsn > state.applied && !isHistory(state, record)) await store.deleteRange(record.volume, record.lsn, record.lsn);
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Time
+
+  #every(ms: number, tick: () => void): void {
+    const loop = () => {
+      tick();
+      this.ports.clock.after(ms, loop);
+    };
+    this.ports.clock.after(ms, loop);
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => this.ports.clock.after(ms, resolve));
+  }
+}

@@ -1,0 +1,51 @@
+// Node options and their defaults. Times are milliseconds of the Clock port.
+
+export interface NodeOptions {
+  /** Volume ids this cluster serves. */
+  readonly volumes: readonly number[];
+  /** Store a record in the journal and send it to the partner at once (true), or journal first. */
+  readonly mirrorConcurrently: boolean;
+  /** Without a partner in sync: hold acks until one is back (true), or ack after the journal alone. */
+  readonly requireMirror: boolean;
+  /** How often a node tells its peers it is alive (and what it owns). */
+  readonly heartbeatMs: number;
+  /** Silence after which a peer counts as hung (or cut off). */
+  readonly hangTimeoutMs: number;
+  /** How often a node looks for volumes without an owner, and tidies its stores. */
+  readonly sweepMs: number;
+  /** A client op not acked within this fails with ETIMEDOUT (the op may still be applied). */
+  readonly opTimeoutMs: number;
+  /** Consecutive failed flushes after which the owner decides its I/O is broken and hands over. */
+  readonly maxFlushFailures: number;
+  /** First retry delay after a failed flush; doubles each time. */
+  readonly flushRetryMs: number;
+  /** A node whose I/O broke does not adopt volumes for this long. */
+  readonly brokenCooldownMs: number;
+  /** Flush batch limits. */
+  readonly batchMaxOps: number;
+  readonly batchMaxBytes: number;
+  /** Most records in one group commit (one journal transaction, one link message). */
+  readonly groupMaxRecords: number;
+  /** Op ids remembered per volume, so a retried op is recognised. */
+  readonly dedupWindow: number;
+}
+
+export const DEFAULT_OPTIONS: Omit<NodeOptions, 'volumes'> = {
+  mirrorConcurrently: true,
+  requireMirror: false,
+  heartbeatMs: 200,
+  hangTimeoutMs: 1500,
+  sweepMs: 1000,
+  opTimeoutMs: 10_000,
+  maxFlushFailures: 5,
+  flushRetryMs: 20,
+  brokenCooldownMs: 10_000,
+  batchMaxOps: 64,
+  batchMaxBytes: 1 << 20,
+  groupMaxRecords: 64,
+  dedupWindow: 65_536,
+};
+
+export function withDefaults(options: Partial<NodeOptions> & Pick<NodeOptions, 'volumes'>): NodeOptions {
+  return { ...DEFAULT_OPTIONS, ...options };
+}

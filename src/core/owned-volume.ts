@@ -1,0 +1,387 @@
+// The owner's side of one volume: the write path (LSN, group commit, journal + mirror, ack) and
+// the flush path (apply acked records in LSN order, record applied, trim journal and mirror).
+import { encodeRecord } from '../record/codec.js';
+import type { Op } from '../record/types.js';
+import { FencedError, MediumError, NodeError, type NodeErrorCode } from '../errors.js';
+import { nextBatch } from './batch.js';
+import type { Message } from './messages.js';
+import type { NodeOptions } from './options.js';
+import type { HeldLock, LsnOp, NodeId, Ports, StoredRecord } from './ports.js';
+
+/** What an owned volume needs from its node. */
+export interface OwnerHost {
+  readonly ports: Ports;
+  readonly options: NodeOptions;
+  send(to: NodeId, message: Message): boolean;
+  /** The volume ended here: fenced, or handed over because our I/O broke. */
+  released(volume: number, why: 'fenced' | 'gave-up'): void;
+  /** Sending to the partner failed: find another. */
+  partnerUnreachable(node: NodeId): void;
+  emit(event: { type: 'degraded'; volume: number; degraded: boolean }): void;
+}
+
+interface Pending {
+  readonly lsn: number;
+  readonly opId: number;
+  readonly op: Op;
+  readonly frame: Uint8Array;
+  journaled: boolean;
+  acked: boolean;
+  readonly done: Promise<number>;
+  resolve(lsn: number): void;
+  reject(error: Error): void;
+}
+
+interface Partner {
+  readonly node: NodeId;
+  readonly session: number;
+  /** The mirror holds every record of this session through this LSN. */
+  mirroredThrough: number;
+  /** Records through this LSN were sent when pairing; the partner is in sync once it holds them. */
+  readonly syncTarget: number;
+}
+
+type State = 'serving' | 'repairing' | 'fenced' | 'gave-up';
+
+function deferred(): Pick<Pending, 'done' | 'resolve' | 'reject'> {
+  let resolve!: (lsn: number) => void;
+  let reject!: (error: Error) => void;
+  const done = new Promise<number>((yes, no) => {
+    resolve = yes;
+    reject = no;
+  });
+  done.catch(() => {}); // a rejection nobody awaits is still reported to its submitter
+  return { done, resolve, reject };
+}
+
+export class OwnedVolume {
+  readonly volume: number;
+  readonly epoch: number;
+  #host: OwnerHost;
+  #lock: HeldLock;
+  #state: State = 'serving';
+  #nextLsn: number;
+  #applied: number;
+  /** Unflushed records, in LSN order. */
+  #records: Pending[] = [];
+  /** Assigned records not yet handed to the journal. */
+  #group: Pending[] = [];
+  #groupScheduled = false;
+  #journalPuts = 0;
+  #journalFailed?: Error;
+  #waiting: Array<() => void> = [];
+  #partner?: Partner;
+  #session = 0;
+  #seen = new Map<number, Pending | number>();
+  #flushing = false;
+  #flushFailures = 0;
+  #trims: Promise<void> = Promise.resolve();
+
+  constructor(host: OwnerHost, volume: number, epoch: number, base: number, lock: HeldLock, replayed: ReadonlyArray<readonly [opId: number, lsn: number]>) {
+    this.#host = host;
+    this.volume = volume;
+    this.epoch = epoch;
+    this.#lock = lock;
+    this.#nextLsn = base + 1;
+    this.#applied = base;
+    for (const [opId, lsn] of replayed) this.#remember(opId, lsn);
+    lock.onLost(() => this.fence());
+  }
+
+  get serving(): boolean {
+    return (this.#state === 'serving' || this.#state === 'repairing') && !this.#lock.lost;
+  }
+
+  get partner(): NodeId | undefined {
+    return this.#partner?.node;
+  }
+
+  /** No partner holds every unflushed record: acks come from the journal alone (or wait). */
+  get degraded(): boolean {
+    const partner = this.#partner;
+    return !partner || partner.mirroredThrough < partner.syncTarget;
+  }
+
+  get applied(): number {
+    return this.#applied;
+  }
+
+  get unflushed(): number {
+    return this.#records.length;
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Write path
+
+  /** Accepts an op; resolves to its LSN once it is acked. */
+  async submit(op: Op, opId: number): Promise<number> {
+    const seen = this.#seen.get(opId);
+    if (seen !== undefined) return typeof seen === 'number' ? seen : seen.done;
+    while (this.#state === 'repairing') await new Promise<void>((resume) => this.#waiting.push(resume));
+    if (!this.acceptsOps()) throw new NodeError('ENOTOWNER', `volume ${this.volume} is no longer owned here`, { volume: this.volume });
+    const again = this.#seen.get(opId);
+    if (again !== undefined) return typeof again === 'number' ? again : again.done;
+    return this.#assign(op, opId).done;
+  }
+
+  /** Whether new ops may get an LSN now. (A variant in the simulator's teeth tests overrides it.) */
+  protected acceptsOps(): boolean {
+    return this.#state === 'serving' && !this.#lock.lost;
+  }
+
+  #assign(op: Op, opId: number): Pending {
+    const lsn = this.#nextLsn;
+    const frame = encodeRecord({ volume: this.volume, epoch: this.epoch, lsn, opId, op }); // throws on bad input
+    this.#nextLsn++;
+    const record: Pending = { lsn, opId, op, frame, journaled: false, acked: false, ...deferred() };
+    this.#records.push(record);
+    this.#group.push(record);
+    this.#remember(opId, record);
+    if (!this.#groupScheduled) {
+      this.#groupScheduled = true;
+      // Ops submitted in the same turn share one journal transaction and one link message.
+      void Promise.resolve().then(() => this.#commitGroups());
+    }
+    return record;
+  }
+
+  #remember(opId: number, value: Pending | number): void {
+    this.#seen.set(opId, value);
+    if (this.#seen.size > this.#host.options.dedupWindow) {
+      const oldest = this.#seen.keys().next().value;
+      if (oldest !== undefined) this.#seen.delete(oldest);
+    }
+  }
+
+  #commitGroups(): void {
+    this.#groupScheduled = false;
+    while (this.#group.length > 0) {
+      void this.#commitGroup(this.#group.splice(0, this.#host.options.groupMaxRecords));
+    }
+  }
+
+  async #commitGroup(group: Pending[]): Promise<void> {
+    const stored: StoredRecord[] = group.map((r) => ({ volume: this.volume, lsn: r.lsn, epoch: this.epoch, frame: r.frame }));
+    const concurrently = this.#host.options.mirrorConcurrently;
+    if (concurrently) this.#sendToPartner(group);
+    this.#journalPuts++;
+    try {
+      await this.#host.ports.journal.put(stored);
+      for (const record of group) record.journaled = true;
+      if (!concurrently) this.#sendToPartner(group);
+    } catch (error) {
+      this.#journalFailed ??= error instanceof Error ? error : new Error(String(error));
+    } finally {
+      this.#journalPuts--;
+    }
+    if (this.#journalFailed) this.#repairAfterJournalFailure();
+    else this.#ackReady();
+  }
+
+  #sendToPartner(group: readonly Pending[]): void {
+    const partner = this.#partner;
+    if (!partner || group.length === 0) return;
+    const message: Message = {
+      t: 'mirror', volume: this.volume, epoch: this.epoch, session: partner.session,
+      lsns: group.map((r) => r.lsn), frames: group.map((r) => r.frame),
+    };
+    if (!this.#host.send(partner.node, message)) this.#host.partnerUnreachable(partner.node);
+  }
+
+  /**
+   * Acks, in LSN order, every record that is in the journal and in the partner's mirror; without
+   * a partner in sync, after the journal alone (degraded), unless the app requires the mirror.
+   */
+  #ackReady(): void {
+    const journalOnly = !this.#host.options.requireMirror && this.degraded;
+    for (const record of this.#records) {
+      if (record.acked) continue;
+      if (!record.journaled || (!journalOnly && !this.isMirrored(record.lsn))) break;
+      record.acked = true;
+      record.resolve(record.lsn);
+    }
+    this.#kickFlusher();
+  }
+
+  /** Whether a partner in sync holds the record. (A variant in the teeth tests lies here.) */
+  protected isMirrored(lsn: number): boolean {
+    const partner = this.#partner;
+    return partner !== undefined && partner.mirroredThrough >= partner.syncTarget && partner.mirroredThrough >= lsn;
+  }
+
+  /** Some acked, unflushed record has no copy in a partner's mirror (its journal is the only one). */
+  get hasUnmirroredAcks(): boolean {
+    return this.#records.some((record) => record.acked && !this.isMirrored(record.lsn));
+  }
+
+  /**
+   * A journal write failed: fail that group and everything after it, take their LSNs back (an
+   * LSN left unused would be a gap replay cannot cross), and pair again so the partner drops
+   * any copies it took.
+   */
+  #repairAfterJournalFailure(): void {
+    if (this.#state !== 'serving' || this.#journalPuts > 0) return;
+    this.#state = 'repairing';
+    const error = this.#journalFailed!;
+    this.#journalFailed = undefined;
+    const keep = this.#records.findIndex((r) => !r.journaled);
+    const failed = keep < 0 ? [] : this.#records.splice(keep);
+    const code: NodeErrorCode = error instanceof NodeError ? error.code : 'EIO';
+    for (const record of failed) {
+      this.#seen.delete(record.opId);
+      record.reject(new NodeError(code, `volume ${this.volume}: the journal write failed: ${error.message}`, { volume: this.volume }));
+    }
+    this.#nextLsn = (this.#records.at(-1)?.lsn ?? this.#applied) + 1;
+    const lastKept = this.#nextLsn - 1;
+    void this.#host.ports.journal.deleteRange(this.volume, lastKept + 1, Number.MAX_SAFE_INTEGER)
+      .catch(() => {}) // a stale tail above a gap is never replayed
+      .then(() => {
+        if (this.#state !== 'repairing') return;
+        this.#state = 'serving';
+        const partner = this.#partner;
+        if (partner) this.pair(partner.node);
+        for (const resume of this.#waiting.splice(0)) resume();
+        this.#ackReady();
+      });
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Partner
+
+  /** Mirrors to `node` from now on: new session, every unflushed record sent again. */
+  pair(node: NodeId): void {
+    const session = ++this.#session;
+    const keepThrough = this.#nextLsn - 1;
+    this.#partner = { node, session, mirroredThrough: this.#applied, syncTarget: keepThrough };
+    this.#host.send(node, { t: 'pair', volume: this.volume, epoch: this.epoch, session, keepThrough });
+    for (let at = 0; at < this.#records.length; at += this.#host.options.groupMaxRecords) {
+      this.#sendToPartner(this.#records.slice(at, at + this.#host.options.groupMaxRecords));
+    }
+    this.#host.emit({ type: 'degraded', volume: this.volume, degraded: this.degraded });
+    this.#ackReady();
+  }
+
+  partnerLost(node: NodeId): void {
+    if (this.#partner?.node !== node) return;
+    this.#partner = undefined;
+    this.#host.emit({ type: 'degraded', volume: this.volume, degraded: true });
+    this.#ackReady();
+  }
+
+  onMirrored(from: NodeId, session: number, upTo: number): void {
+    const partner = this.#partner;
+    if (!partner || partner.node !== from || partner.session !== session) return;
+    const wasDegraded = this.degraded;
+    partner.mirroredThrough = Math.max(partner.mirroredThrough, upTo);
+    if (wasDegraded && !this.degraded) this.#host.emit({ type: 'degraded', volume: this.volume, degraded: false });
+    this.#ackReady();
+  }
+
+  /** The partner refused a record (damaged in flight, or its store failed): pair again, a bit later. */
+  onMirrorFailed(from: NodeId, session: number): void {
+    this.#host.ports.clock.after(this.#host.options.flushRetryMs, () => {
+      const partner = this.#partner;
+      if (this.serving && partner && partner.node === from && partner.session === session) this.pair(from);
+    });
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Flush path
+
+  /** Whether this node may still write the volume into the medium. (Variants override.) */
+  protected mayFlush(): boolean {
+    return this.serving;
+  }
+
+  #kickFlusher(): void {
+    if (!this.#flushing) void this.#flush();
+  }
+
+  async #flush(): Promise<void> {
+    this.#flushing = true;
+    try {
+      for (;;) {
+        const ready: LsnOp[] = [];
+        for (const record of this.#records) {
+          if (!record.acked) break;
+          ready.push({ lsn: record.lsn, opId: record.opId, op: record.op });
+        }
+        if (ready.length === 0 || !this.mayFlush()) return;
+        const batch = nextBatch(ready, { maxOps: this.#host.options.batchMaxOps, maxBytes: this.#host.options.batchMaxBytes });
+        if (!(await this.#applyBatch(batch))) return;
+      }
+    } finally {
+      this.#flushing = false;
+    }
+  }
+
+  /** One batch into the medium; false when flushing must stop (fenced, gave up, or retrying later). */
+  async #applyBatch(batch: LsnOp[]): Promise<boolean> {
+    try {
+      await this.#host.ports.medium.apply(this.volume, this.epoch, batch);
+    } catch (error) {
+      if (error instanceof FencedError) {
+        this.fence();
+        return false;
+      }
+      this.#flushFailed(error);
+      return false;
+    }
+    this.#flushFailures = 0;
+    const last = batch.at(-1)!.lsn;
+    this.#applied = last;
+    this.#records.splice(0, batch.length);
+    for (const item of batch) this.#seen.set(item.opId, item.lsn);
+    this.#trim(last);
+    return true;
+  }
+
+  #trim(upTo: number): void {
+    const journal = this.#host.ports.journal;
+    // Deletes run one after another; a failed one is retried by the next, or by the sweep.
+    this.#trims = this.#trims.then(() => journal.deleteRange(this.volume, 1, upTo)).catch(() => {});
+    if (this.#partner) this.#host.send(this.#partner.node, { t: 'trim', volume: this.volume, upTo });
+  }
+
+  #flushFailed(error: unknown): void {
+    this.#flushFailures++;
+    const permanent = error instanceof MediumError && error.permanent;
+    if (permanent || this.#flushFailures >= this.#host.options.maxFlushFailures) {
+      this.giveUp();
+      return;
+    }
+    const delay = this.#host.options.flushRetryMs * 2 ** (this.#flushFailures - 1);
+    this.#host.ports.clock.after(delay, () => this.#kickFlusher());
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Endings
+
+  /** A higher epoch took the volume: write nothing more, fail what is not acked (clients retry). */
+  fence(): void {
+    if (this.#state === 'fenced' || this.#state === 'gave-up') return;
+    this.#state = 'fenced';
+    this.#end('EFENCED', 'fenced');
+  }
+
+  /** Our medium I/O is broken: release the volume so a node that can flush takes it over. */
+  giveUp(): void {
+    if (this.#state === 'fenced' || this.#state === 'gave-up') return;
+    this.#state = 'gave-up';
+    this.#end('ENOTOWNER', 'gave-up');
+    for (const peer of this.#host.ports.link.peers()) {
+      this.#host.send(peer, { t: 'giveUp', volume: this.volume, epoch: this.epoch });
+    }
+  }
+
+  #end(code: NodeErrorCode, why: 'fenced' | 'gave-up'): void {
+    for (const record of this.#records) {
+      if (!record.acked) record.reject(new NodeError(code, `volume ${this.volume} moved to another node; retry there`, { volume: this.volume }));
+    }
+    this.#records = [];
+    this.#group = [];
+    for (const resume of this.#waiting.splice(0)) resume();
+    this.#lock.release();
+    this.#host.released(this.volume, why);
+  }
+}

@@ -1,0 +1,131 @@
+// Takeover and recovery: how a node comes to own a volume. The same steps serve a partner whose
+// owner died, hung or gave up, and the first node to start after every node stopped:
+//   1. gather every copy of the volume's records above the applied position, from every store
+//      the origin holds (this node's mirror first; the old owner's journal, other mirrors);
+//   2. keep the volume's history: the records whose epoch was current at their LSN, contiguous
+//      from applied + 1, each from a copy whose CRC32C verifies;
+//   3. claim a new epoch in the medium (fencing every older owner), then replay the history in
+//      LSN order, in batches;
+//   4. only then serve new ops, from LSN base + 1.
+import { NodeError } from '../errors.js';
+import type { JournalRecord } from '../record/types.js';
+import { nextBatch } from './batch.js';
+import type { NodeOptions } from './options.js';
+import type { EpochStart, HeldLock, LsnOp, Ports, StoredRecord, VolumeState } from './ports.js';
+
+export interface Adopted {
+  readonly epoch: number;
+  readonly base: number;
+  /** [opId, lsn] of every replayed op, so retried client ops are recognised. */
+  readonly replayed: Array<[number, number]>;
+}
+
+/** Decodes and verifies a frame; throws on any damage. */
+export type Verify = (frame: Uint8Array) => JournalRecord;
+
+/** Every stored copy of the volume's records above `applied`, by LSN; this node's own first. */
+async function gatherCopies(ports: Ports, volume: number, applied: number): Promise<Map<number, StoredRecord[]>> {
+  const nodes = await ports.stores.nodes();
+  const ordered = [ports.self, ...nodes.filter((node) => node !== ports.self).sort()];
+  const stores = ordered.flatMap((node) => [ports.stores.mirror(node), ports.stores.journal(node)]);
+  const copies = new Map<number, StoredRecord[]>();
+  for (const store of stores) {
+    for (const record of await store.list(volume)) {
+      if (record.lsn <= applied) continue;
+      const list = copies.get(record.lsn);
+      if (list) list.push(record);
+      else copies.set(record.lsn, [record]);
+    }
+  }
+  return copies;
+}
+
+/**
+ * The LSN through which records of `epoch` are the volume's history: the base of the next
+ * claimed epoch. Above it they are an old owner's tail that was never acked.
+ */
+export function epochEnd(epochs: readonly EpochStart[], epoch: number): number {
+  let end = Number.POSITIVE_INFINITY;
+  for (const start of epochs) if (start.epoch > epoch && start.base < end) end = start.base;
+  return end;
+}
+
+export function isHistory(state: VolumeState, record: { lsn: number; epoch: number }): boolean {
+  return record.lsn > state.applied && record.lsn <= epochEnd(state.epochs, record.epoch);
+}
+
+function intactCopy(copies: readonly StoredRecord[], verify: Verify): LsnOp | undefined {
+  for (const copy of copies) {
+    try {
+      const record = verify(copy.frame);
+      if (record.volume === copy.volume && record.lsn === copy.lsn && record.epoch === copy.epoch) {
+        return { lsn: record.lsn, opId: record.opId, op: record.op };
+      }
+    } catch {
+      // a damaged copy: try the next
+    }
+  }
+  return undefined;
+}
+
+/** The ops to replay, in LSN order, and the highest epoch any copy carries. */
+export function selectHistory(state: VolumeState, copies: Map<number, StoredRecord[]>, volume: number, verify: Verify): { ops: LsnOp[]; maxEpoch: number } {
+  let maxEpoch = state.epoch;
+  for (const list of copies.values()) for (const copy of list) maxEpoch = Math.max(maxEpoch, copy.epoch);
+  const ops: LsnOp[] = [];
+  for (let lsn = state.applied + 1; ; lsn++) {
+    const valid = (copies.get(lsn) ?? []).filter((copy) => isHistory(state, copy));
+    if (valid.length === 0) break; // the end of the history (anything above a gap was never acked)
+    const op = intactCopy(valid, verify);
+    if (!op) {
+      throw new NodeError('EVOLUMESTOPPED', `volume ${volume}: every copy of record ${lsn} is damaged; stopping rather than applying later records out of order`, {
+        volume,
+        lsn,
+        copies: valid.length,
+      });
+    }
+    ops.push(op);
+  }
+  return { ops, maxEpoch };
+}
+
+/** A claimed volume and the history it must replay. */
+export interface Claimed {
+  readonly epoch: number;
+  readonly base: number;
+  readonly ops: LsnOp[];
+}
+
+function checkLock(lock: HeldLock, volume: number, doing: string): void {
+  if (lock.lost) throw new NodeError('EFENCED', `volume ${volume}: lost the lock while ${doing}`, { volume });
+}
+
+/** Steps 1–3 up to the claim, holding the volume's lock. */
+export async function claim(ports: Ports, volume: number, lock: HeldLock, verify: Verify): Promise<Claimed> {
+  const state = await ports.medium.state(volume);
+  const copies = await gatherCopies(ports, volume, state.applied);
+  const { ops, maxEpoch } = selectHistory(state, copies, volume, verify);
+  const epoch = maxEpoch + 1;
+  const base = Math.max(state.applied, ops.at(-1)?.lsn ?? 0);
+  checkLock(lock, volume, 'adopting');
+  await ports.medium.claim(volume, epoch, base);
+  return { epoch, base, ops };
+}
+
+/** Step 3's replay: the history into the medium, in LSN order and in batches. */
+export async function replay(ports: Ports, options: NodeOptions, volume: number, lock: HeldLock, claimed: Claimed): Promise<Adopted> {
+  const limits = { maxOps: options.batchMaxOps, maxBytes: options.batchMaxBytes };
+  const { ops } = claimed;
+  for (let at = 0; at < ops.length; ) {
+    checkLock(lock, volume, 'replaying');
+    const batch = nextBatch(ops, limits, at);
+    await ports.medium.apply(volume, claimed.epoch, batch);
+    at += batch.length;
+  }
+  return { epoch: claimed.epoch, base: claimed.base, replayed: ops.map((op) => [op.opId, op.lsn]) };
+}
+
+/** Steps 1–3: claim, then replay everything; the caller serves only after this resolves. */
+export async function adopt(ports: Ports, options: NodeOptions, volume: number, lock: HeldLock, verify: Verify): Promise<Adopted> {
+  return replay(ports, options, volume, lock, await claim(ports, volume, lock, verify));
+}

@@ -1,0 +1,295 @@
+// One simulated run: a cluster of nodes running the real core on the simulated world, random
+// clients, random faults, then healing, settling and the final checks.
+import { Node, type NodeEvent } from '../core/node.js';
+import type { NodeOptions } from '../core/options.js';
+import type { NodeId, Ports } from '../core/ports.js';
+import { NodeError } from '../errors.js';
+import type { Op } from '../record/types.js';
+import { Checker } from './checker.js';
+import { Rng } from './rng.js';
+import { Scheduler } from './scheduler.js';
+import { World } from './world.js';
+
+export type MakeNode = (ports: Ports, options: Partial<NodeOptions> & Pick<NodeOptions, 'volumes'>) => Node;
+
+export interface RunOptions {
+  seed: number;
+  ops: number;
+  makeNode?: MakeNode;
+  /** Lines of trace kept for a failure report. */
+  traceLines?: number;
+}
+
+export type FaultKind =
+  | 'crash' | 'crash+wipe' | 'hang' | 'cut' | 'medium-transient' | 'medium-broken' | 'store-quota' | 'medium-quota'
+  | 'corrupt-stored' | 'corrupt-in-flight' | 'cluster-restart';
+
+export interface RunResult {
+  seed: number;
+  ok: boolean;
+  violations: string[];
+  trace: string[];
+  stats: {
+    submitted: number;
+    acked: number;
+    failed: number;
+    events: number;
+    virtualMs: number;
+    faults: Partial<Record<FaultKind, number>>;
+  };
+}
+
+const VOLUMES = [1, 2];
+const PATHS = ['/a', '/b', '/d/a', '/d/b', '/e/f'];
+const SETTLE_MS = 60_000;
+
+function randomOp(rng: Rng, now: number): Op {
+  const path = rng.pick(PATHS);
+  const roll = rng.int(100);
+  if (roll < 50) {
+    const data = new Uint8Array(1 + rng.int(rng.chance(0.1) ? 8192 : 512));
+    for (let i = 0; i < data.length; i += 97) data[i] = rng.int(256);
+    return { type: 'write', path, offset: rng.int(4096), data, mtimeMs: now };
+  }
+  if (roll < 58) return { type: 'truncate', path, size: rng.int(2048), mtimeMs: now };
+  if (roll < 65) return { type: 'create', path, exclusive: false, truncate: rng.chance(0.5), mtimeMs: now };
+  if (roll < 70) return { type: 'mkdir', path: rng.pick(['/d', '/e', '/g']), recursive: true };
+  if (roll < 80) return { type: 'rename', path, target: rng.pick(PATHS) };
+  if (roll < 88) return { type: 'unlink', path };
+  if (roll < 92) return { type: 'rmdir', path: rng.pick(['/d', '/e', '/g']), recursive: rng.chance(0.5) };
+  return { type: 'setTimes', path, atimeMs: now, mtimeMs: now };
+}
+
+export async function run(options: RunOptions): Promise<RunResult> {
+  const rng = new Rng(options.seed);
+  const scheduler = new Scheduler(rng.fork());
+  const world = new World(scheduler, rng.fork(), { store: 0.6, medium: 0.4, link: 0.5 });
+  const trace: string[] = [];
+  const traceLines = options.traceLines ?? 120;
+  const note = (line: string) => {
+    trace.push(`${scheduler.now.toFixed(1).padStart(9)} ms  ${line}`);
+    if (trace.length > traceLines) trace.shift();
+  };
+  const checker = new Checker(world, note);
+  world.observer = checker;
+  const makeNode: MakeNode = options.makeNode ?? ((ports, opts) => new Node(ports, opts));
+  const nodes = new Map<NodeId, Node>();
+  const faults: RunResult['stats']['faults'] = {};
+  const stats = { submitted: 0, acked: 0, failed: 0 };
+  let outstanding = 0;
+  let nextNode = 1;
+  let faultActive = false;
+  let quietUntil = 0;
+
+  const count = (kind: FaultKind) => {
+    faults[kind] = (faults[kind] ?? 0) + 1;
+  };
+  const upNodes = () => [...nodes.keys()].filter((id) => world.isUp(id));
+  const liveNodes = () => [...nodes.keys()].filter((id) => world.processes.get(id)?.state !== 'down');
+
+  const startNode = () => {
+    const id = `n${nextNode++}`;
+    world.spawn(id);
+    const node = makeNode(world.ports(id, rng.fork()), { volumes: VOLUMES });
+    nodes.set(id, node);
+    node.onEvent((event: NodeEvent) => note(`${id} ${describeEvent(event)}`));
+    note(`start ${id}`);
+    node.start().catch((error) => note(`${id} failed to start: ${String(error)}`));
+  };
+
+  const submit = () => {
+    const from = upNodes();
+    if (from.length === 0 || outstanding >= 16) return;
+    const id = rng.pick(from);
+    const volume = rng.pick(VOLUMES);
+    const op = randomOp(rng, scheduler.now);
+    checker.submitted(volume, op);
+    stats.submitted++;
+    outstanding++;
+    nodes.get(id)!.submit(volume, op).then(
+      (lsn) => {
+        stats.acked++;
+        checker.acked(volume, lsn, op);
+      },
+      (error) => {
+        stats.failed++;
+        if (!(error instanceof NodeError)) note(`client error that is not a NodeError: ${String(error)}`);
+      },
+    ).finally(() => outstanding--);
+  };
+
+  /** Ends a fault after `ms`; the next may start once the cluster had time to recover. */
+  const healAfter = (ms: number, heal: () => void) => {
+    faultActive = true;
+    scheduler.at(ms, () => {
+      heal();
+      faultActive = false;
+      quietUntil = scheduler.now + 4000;
+    });
+  };
+
+  const injectFault = () => {
+    const live = liveNodes();
+    if (live.length === 0) return;
+    const victim = rng.pick(live);
+    const roll = rng.int(100);
+    if (roll < 18) {
+      const node = nodes.get(victim)!;
+      const wipe = rng.chance(0.4) && !node.hasUnmirroredAcks;
+      count(wipe ? 'crash+wipe' : 'crash');
+      note(`FAULT crash ${victim}${wipe ? ' and lose its stores' : ''}`);
+      world.crash(victim);
+      if (wipe) world.wipeStores(victim);
+      healAfter(200 + rng.int(3000), startNode);
+    } else if (roll < 32) {
+      count('hang');
+      const ms = rng.chance(0.7) ? 2000 + rng.int(4000) : 100 + rng.int(800);
+      note(`FAULT hang ${victim} for ${ms} ms`);
+      world.hang(victim);
+      healAfter(ms, () => {
+        note(`resume ${victim}`);
+        world.resume(victim);
+      });
+    } else if (roll < 44 && live.length >= 2) {
+      const other = rng.pick(live.filter((n) => n !== victim));
+      count('cut');
+      note(`FAULT cut ${victim} from ${other}`);
+      world.cut(victim, other);
+      healAfter(300 + rng.int(4000), () => {
+        note(`heal ${victim}-${other}`);
+        world.heal(victim, other);
+      });
+    } else if (roll < 54) {
+      count('medium-transient');
+      note(`FAULT medium I/O of ${victim} flaky`);
+      world.setMediumFault(victim, 'transient');
+      healAfter(500 + rng.int(3000), () => world.setMediumFault(victim, 'ok'));
+    } else if (roll < 62) {
+      count('medium-broken');
+      note(`FAULT medium I/O of ${victim} broken`);
+      world.setMediumFault(victim, 'broken');
+      healAfter(1000 + rng.int(5000), () => world.setMediumFault(victim, 'ok'));
+    } else if (roll < 69) {
+      count('store-quota');
+      note(`FAULT stores of ${victim} out of quota`);
+      world.setStoreQuota(victim, true);
+      healAfter(200 + rng.int(2000), () => world.setStoreQuota(victim, false));
+    } else if (roll < 74) {
+      count('medium-quota');
+      note('FAULT medium out of quota');
+      let bytes = 0;
+      for (const volume of world.volumes.values()) bytes += volume.fs.bytes();
+      world.mediumQuota = bytes;
+      healAfter(200 + rng.int(2000), () => (world.mediumQuota = Number.POSITIVE_INFINITY));
+    } else if (roll < 86) {
+      if (corruptStored(world, rng, note)) count('corrupt-stored');
+    } else if (roll < 94) {
+      count('corrupt-in-flight');
+      note(`FAULT the next mirror message of ${victim} is damaged`);
+      world.corruptNextMirror.add(victim);
+    } else {
+      count('cluster-restart');
+      note('FAULT every node stops');
+      for (const id of live) world.crash(id);
+      const restart = 1 + rng.int(3);
+      healAfter(100 + rng.int(2000), () => {
+        for (let i = 0; i < restart; i++) startNode();
+      });
+    }
+  };
+
+  const initial = 2 + rng.int(2);
+  for (let i = 0; i < initial; i++) startNode();
+
+  while (stats.submitted < options.ops) {
+    const burst = 1 + rng.int(3);
+    for (let i = 0; i < burst; i++) submit();
+    if (!faultActive && scheduler.now >= quietUntil && rng.chance(0.04)) injectFault();
+    if (liveNodes().length === 0 && !faultActive) startNode();
+    await scheduler.runUntil(scheduler.now + rng.int(60));
+  }
+
+  // Heal everything, then let the cluster settle.
+  await scheduler.runUntil(scheduler.now + 10_000, () => !faultActive);
+  for (const id of liveNodes()) world.resume(id);
+  world.healAllLinks();
+  for (const id of liveNodes()) {
+    world.setMediumFault(id, 'ok');
+    world.setStoreQuota(id, false);
+  }
+  world.mediumQuota = Number.POSITIVE_INFINITY;
+  world.corruptNextMirror.clear();
+  if (liveNodes().length === 0) startNode();
+  note('healed; settling');
+
+  const settled = () => {
+    if (outstanding > 0) return false;
+    const owners = new Set<number>();
+    for (const id of upNodes()) {
+      for (const owned of nodes.get(id)!.status().owns) {
+        if (owned.unflushed > 0) return false;
+        owners.add(owned.volume);
+      }
+    }
+    return VOLUMES.every((v) => owners.has(v));
+  };
+  const deadline = scheduler.now + SETTLE_MS;
+  while (!settled() && scheduler.now < deadline) await scheduler.runUntil(scheduler.now + 100);
+  if (!settled()) checker.violations.push(`liveness: the cluster did not settle within ${SETTLE_MS} ms after healing`);
+  // Time for the sweeps to tidy every store.
+  await scheduler.runUntil(scheduler.now + 3000);
+  checker.final();
+
+  return {
+    seed: options.seed,
+    ok: checker.violations.length === 0,
+    violations: checker.violations,
+    trace,
+    stats: { ...stats, events: scheduler.events, virtualMs: Math.round(scheduler.now), faults },
+  };
+}
+
+/** Damages one stored copy of a record that has another intact copy (one fault per record). */
+function corruptStored(world: World, rng: Rng, note: (line: string) => void): boolean {
+  const copies = new Map<string, Array<{ node: NodeId; kind: 'journal' | 'mirror' }>>();
+  for (const [node, stores] of world.stores) {
+    for (const kind of ['journal', 'mirror'] as const) {
+      for (const record of stores[kind].sorted()) {
+        const key = `${record.volume}:${record.lsn}:${record.epoch}`;
+        copies.set(key, [...(copies.get(key) ?? []), { node, kind }]);
+      }
+    }
+  }
+  const candidates = [...copies.entries()].filter(([key, where]) => where.length >= 2 && !world.damaged.has(key));
+  if (candidates.length === 0) return false;
+  const [key, where] = rng.pick(candidates);
+  const { node, kind } = rng.pick(where);
+  const store = world.stores.get(node)![kind];
+  const [volume, lsn] = key.split(':').map(Number) as [number, number];
+  const record = store.records.get(`${volume}:${lsn}`)!;
+  const frame = record.frame.slice();
+  // Damage the body (path, payload) most of the time: a bad header is caught by any decoder.
+  const at = frame.length > 80 && rng.chance(0.8) ? 72 + rng.int(frame.length - 76) : rng.int(frame.length);
+  frame[at]! ^= 1 << rng.int(8);
+  store.records.set(`${volume}:${lsn}`, { ...record, frame });
+  world.damaged.add(key);
+  note(`FAULT damage ${kind} of ${node}: volume ${volume} LSN ${lsn} byte ${at}`);
+  return true;
+}
+
+function describeEvent(event: NodeEvent): string {
+  switch (event.type) {
+    case 'takeover-started':
+      return `takeover of volume ${event.volume} started (${event.how}${event.from ? ` from ${event.from}` : ''})`;
+    case 'takeover-finished':
+      return `owns volume ${event.volume} at epoch ${event.epoch}, replayed ${event.replayed}`;
+    case 'released':
+      return `released volume ${event.volume} (${event.why})`;
+    case 'degraded':
+      return `volume ${event.volume} ${event.degraded ? 'degraded' : 'mirrored'}`;
+    case 'partner':
+      return `volume ${event.volume} partner ${event.partner}`;
+    case 'volume-stopped':
+      return `volume ${event.volume} STOPPED: ${event.error.message}`;
+  }
+}

@@ -1,0 +1,538 @@
+// The simulated origin: nodes as processes that can crash or hang, the IndexedDB stores every
+// node leaves behind, the shared medium, Web Locks and links — all in memory, all on virtual
+// time, all deterministic for a seed. Each node gets the real core's Ports over these.
+//
+// What a failure does, as in a browser:
+// - crash: the node stops for good; its unfinished store writes and medium writes are cut off
+//   (a finished one stays), its locks are released, its links drop. Its stores remain.
+// - hang: the node runs nothing; everything addressed to it waits. Its locks stay held, and
+//   I/O it started finishes (IndexedDB and the OPFS worker do not need its main thread).
+import { FencedError, MediumError } from '../errors.js';
+import type { Op } from '../record/types.js';
+import type {
+  Clock, HeldLock, Link, Locks, LockWait, LsnOp, Medium, NodeId, Ports, RecordStore, StoreDirectory, StoredRecord, VolumeState,
+} from '../core/ports.js';
+import { MemoryFs } from './memory-fs.js';
+import type { Rng } from './rng.js';
+import type { Scheduler } from './scheduler.js';
+
+/** What the world tells the invariant checker as it happens. */
+export interface WorldObserver {
+  applyStarted(volume: number, epoch: number, firstLsn: number, state: VolumeState): void;
+  applied(volume: number, lsn: number, op: Op): void;
+  applyEnded(volume: number): void;
+  fencedWrite(volume: number, epoch: number, current: number, node: NodeId): void;
+  claimed(volume: number, epoch: number, base: number): void;
+}
+
+export interface Latencies {
+  store: number;
+  medium: number;
+  link: number;
+}
+
+type MediumFault = 'ok' | 'transient' | 'broken';
+
+interface Process {
+  readonly id: NodeId;
+  state: 'up' | 'hung' | 'down';
+  parked: Array<() => void>;
+  mediumFault: MediumFault;
+  storeQuota: boolean;
+  messageHandlers: Array<(from: NodeId, message: unknown) => void>;
+  peerHandlers: Array<(peer: NodeId, up: boolean) => void>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Stores
+
+class MemoryStore {
+  readonly records = new Map<string, StoredRecord>();
+
+  static key(volume: number, lsn: number): string {
+    return `${volume}:${lsn}`;
+  }
+
+  sorted(volume?: number): StoredRecord[] {
+    return [...this.records.values()]
+      .filter((r) => volume === undefined || r.volume === volume)
+      .sort((a, b) => a.volume - b.volume || a.lsn - b.lsn);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Medium
+
+interface SharedVolume {
+  fs: MemoryFs;
+  state: VolumeState;
+  /** The node applying or claiming now; others wait (the medium's per-volume mutex). */
+  busy?: NodeId;
+  waiting: Array<() => void>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Locks
+
+class SimLock implements HeldLock {
+  lost = false;
+  released = false;
+  #onLost: Array<() => void> = [];
+  constructor(readonly name: string, readonly holder: NodeId, private readonly world: World) {}
+
+  onLost(callback: () => void): void {
+    this.#onLost.push(callback);
+  }
+
+  stolen(): void {
+    this.lost = true;
+    for (const callback of this.#onLost) this.world.deliver(this.holder, callback);
+  }
+
+  release(): void {
+    if (this.lost || this.released) return;
+    this.released = true;
+    this.lost = true;
+    this.world.releaseLock(this);
+  }
+}
+
+interface Waiter {
+  node: NodeId;
+  grant(lock: SimLock): void;
+}
+
+export class World {
+  readonly scheduler: Scheduler;
+  readonly rng: Rng;
+  readonly latencies: Latencies;
+  observer?: WorldObserver;
+  readonly processes = new Map<NodeId, Process>();
+  readonly stores = new Map<NodeId, { journal: MemoryStore; mirror: MemoryStore }>();
+  readonly volumes = new Map<number, SharedVolume>();
+  readonly #locks = new Map<string, SimLock>();
+  readonly #waiters = new Map<string, Waiter[]>();
+  readonly #cuts = new Set<string>();
+  readonly #channels = new Map<string, { generation: number; lastDelivery: number }>();
+  /** Bytes the medium may hold (quota); Infinity unless a fault lowers it. */
+  mediumQuota = Number.POSITIVE_INFINITY;
+  /** The next message from `from` carrying records arrives with one byte flipped. */
+  readonly corruptNextMirror = new Set<NodeId>();
+  /** Records ("volume:lsn:epoch") one stored copy of which was damaged: never damage a second. */
+  readonly damaged = new Set<string>();
+
+  constructor(scheduler: Scheduler, rng: Rng, latencies: Latencies) {
+    this.scheduler = scheduler;
+    this.rng = rng;
+    this.latencies = latencies;
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Processes
+
+  spawn(id: NodeId): Process {
+    const process: Process = {
+      id, state: 'up', parked: [], mediumFault: 'ok', storeQuota: false, messageHandlers: [], peerHandlers: [],
+    };
+    this.processes.set(id, process);
+    if (!this.stores.has(id)) this.stores.set(id, { journal: new MemoryStore(), mirror: new MemoryStore() });
+    for (const other of this.processes.values()) {
+      if (other.id !== id && other.state !== 'down' && !this.#cuts.has(pairKey(id, other.id))) this.#connect(id, other.id);
+    }
+    return process;
+  }
+
+  isUp(node: NodeId): boolean {
+    return this.processes.get(node)?.state === 'up';
+  }
+
+  /** Runs `fn` as the node after `delay`: dropped if it crashed, held while it hangs. */
+  deliver(node: NodeId, fn: () => void, delay = 0): { cancel(): void } {
+    const event = this.scheduler.at(delay, () => this.#runAs(node, fn));
+    return { cancel: () => void (event.cancelled = true) };
+  }
+
+  #runAs(node: NodeId, fn: () => void): void {
+    const process = this.processes.get(node);
+    if (!process || process.state === 'down') return;
+    if (process.state === 'hung') process.parked.push(fn);
+    else fn();
+  }
+
+  /** I/O that happens after `latency` unless its node crashed first; its result reaches the node. */
+  io<T>(node: NodeId, latency: number, effect: () => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.scheduler.at(this.#jitter(latency), () => {
+        if (this.processes.get(node)?.state === 'down') return;
+        let result: { ok: true; value: T } | { ok: false; error: unknown };
+        try {
+          result = { ok: true, value: effect() };
+        } catch (error) {
+          result = { ok: false, error };
+        }
+        this.deliver(node, () => (result.ok ? resolve(result.value) : reject(result.error)));
+      });
+    });
+  }
+
+  #jitter(latency: number): number {
+    return latency * (0.5 + this.rng.next());
+  }
+
+  crash(node: NodeId): void {
+    const process = this.processes.get(node);
+    if (!process || process.state === 'down') return;
+    process.state = 'down';
+    process.parked = [];
+    for (const lock of [...this.#locks.values()]) if (lock.holder === node) lock.release();
+    for (const [name, waiters] of this.#waiters) this.#waiters.set(name, waiters.filter((w) => w.node !== node));
+    for (const volume of this.volumes.values()) if (volume.busy === node) this.#unbusy(volume);
+    for (const other of this.processes.values()) {
+      if (other.id !== node && other.state !== 'down') this.#disconnect(node, other.id);
+    }
+  }
+
+  hang(node: NodeId): void {
+    const process = this.processes.get(node);
+    if (process?.state === 'up') process.state = 'hung';
+  }
+
+  resume(node: NodeId): void {
+    const process = this.processes.get(node);
+    if (process?.state !== 'hung') return;
+    process.state = 'up';
+    const backlog = process.parked.splice(0);
+    // In order, as the node's task queue would run them once its main thread is free.
+    const step = () => {
+      const fn = backlog.shift();
+      if (!fn) return;
+      this.#runAs(node, fn);
+      this.scheduler.at(0, step);
+    };
+    step();
+  }
+
+  setMediumFault(node: NodeId, fault: MediumFault): void {
+    const process = this.processes.get(node);
+    if (process) process.mediumFault = fault;
+  }
+
+  setStoreQuota(node: NodeId, exhausted: boolean): void {
+    const process = this.processes.get(node);
+    if (process) process.storeQuota = exhausted;
+  }
+
+  /** Forgets a node's stores, as if its storage were lost with it. */
+  wipeStores(node: NodeId): void {
+    this.stores.set(node, { journal: new MemoryStore(), mirror: new MemoryStore() });
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Links
+
+  #channel(from: NodeId, to: NodeId) {
+    const key = `${from}>${to}`;
+    let channel = this.#channels.get(key);
+    if (!channel) this.#channels.set(key, (channel = { generation: 0, lastDelivery: 0 }));
+    return channel;
+  }
+
+  #connected(a: NodeId, b: NodeId): boolean {
+    const pa = this.processes.get(a);
+    const pb = this.processes.get(b);
+    return !!pa && !!pb && pa.state !== 'down' && pb.state !== 'down' && !this.#cuts.has(pairKey(a, b));
+  }
+
+  #notifyPeer(node: NodeId, peer: NodeId, up: boolean, delay: number): void {
+    this.deliver(node, () => {
+      for (const handler of this.processes.get(node)?.peerHandlers ?? []) handler(peer, up);
+    }, delay);
+  }
+
+  #connect(a: NodeId, b: NodeId): void {
+    this.#channel(a, b).generation++;
+    this.#channel(b, a).generation++;
+    const delay = this.#jitter(this.latencies.link * 10); // a data channel takes a moment to open
+    this.#notifyPeer(a, b, true, delay);
+    this.#notifyPeer(b, a, true, delay);
+  }
+
+  #disconnect(a: NodeId, b: NodeId): void {
+    this.#channel(a, b).generation++;
+    this.#channel(b, a).generation++;
+    this.#notifyPeer(a, b, false, this.#jitter(this.latencies.link * 5));
+    this.#notifyPeer(b, a, false, this.#jitter(this.latencies.link * 5));
+  }
+
+  cut(a: NodeId, b: NodeId): void {
+    if (this.#cuts.has(pairKey(a, b))) return;
+    const wasConnected = this.#connected(a, b);
+    this.#cuts.add(pairKey(a, b));
+    if (wasConnected) this.#disconnect(a, b);
+  }
+
+  heal(a: NodeId, b: NodeId): void {
+    if (!this.#cuts.delete(pairKey(a, b))) return;
+    if (this.#connected(a, b)) this.#connect(a, b);
+  }
+
+  healAllLinks(): void {
+    for (const key of [...this.#cuts]) {
+      const [a, b] = key.split('|') as [NodeId, NodeId];
+      this.heal(a, b);
+    }
+  }
+
+  #send(from: NodeId, to: NodeId, message: unknown): boolean {
+    if (!this.#connected(from, to)) return false;
+    const channel = this.#channel(from, to);
+    const generation = channel.generation;
+    let delivered = message;
+    if (this.corruptNextMirror.has(from) && isMirrorMessage(message)) {
+      this.corruptNextMirror.delete(from);
+      delivered = corruptMirrorMessage(message, this.rng);
+    }
+    // In order per channel, as a data channel delivers.
+    const at = Math.max(this.scheduler.now + this.#jitter(this.latencies.link), channel.lastDelivery);
+    channel.lastDelivery = at;
+    this.deliver(to, () => {
+      if (this.#channel(from, to).generation !== generation) return;
+      for (const handler of this.processes.get(to)?.messageHandlers ?? []) handler(from, delivered);
+    }, at - this.scheduler.now);
+    return true;
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Locks
+
+  #grant(name: string, node: NodeId): SimLock {
+    const lock = new SimLock(name, node, this);
+    this.#locks.set(name, lock);
+    return lock;
+  }
+
+  releaseLock(lock: SimLock): void {
+    if (this.#locks.get(lock.name) !== lock) return;
+    this.#locks.delete(lock.name);
+    const waiters = this.#waiters.get(lock.name) ?? [];
+    const next = waiters.shift();
+    if (next) {
+      const granted = this.#grant(lock.name, next.node);
+      // Web Locks hands a lock on some 20 ms after its holder's context is gone.
+      this.deliver(next.node, () => next.grant(granted), this.#jitter(20));
+    }
+  }
+
+  #locksFor(node: NodeId): Locks {
+    return {
+      tryAcquire: (name) => this.io(node, 0.05, () => (this.#locks.has(name) ? null : this.#grant(name, node))),
+      wait: (name): LockWait => {
+        let cancelled = false;
+        let waiter: Waiter | undefined;
+        const granted = new Promise<HeldLock>((resolve) => {
+          waiter = {
+            node,
+            grant: (lock) => {
+              if (cancelled) lock.release();
+              else resolve(lock);
+            },
+          };
+          if (!this.#locks.has(name) && !(this.#waiters.get(name)?.length)) {
+            const lock = this.#grant(name, node);
+            this.deliver(node, () => waiter!.grant(lock), 0.05);
+          } else {
+            this.#waiters.set(name, [...(this.#waiters.get(name) ?? []), waiter]);
+          }
+        });
+        return {
+          granted,
+          cancel: () => {
+            cancelled = true;
+            this.#waiters.set(name, (this.#waiters.get(name) ?? []).filter((w) => w !== waiter));
+          },
+        };
+      },
+      steal: (name) => this.io(node, 0.05, () => {
+        this.#locks.get(name)?.stolen();
+        return this.#grant(name, node);
+      }),
+    };
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Stores
+
+  #storeFor(node: NodeId, owner: NodeId, kind: 'journal' | 'mirror'): RecordStore {
+    const store = () => this.stores.get(owner)![kind];
+    const latency = this.latencies.store;
+    return {
+      put: (records) => this.io(node, latency, () => {
+        if (this.processes.get(node)?.storeQuota) {
+          throw new MediumError(`${kind} of ${owner}: quota exceeded`, { permanent: false, quota: true });
+        }
+        for (const record of records) store().records.set(MemoryStore.key(record.volume, record.lsn), record);
+      }),
+      list: (volume) => this.io(node, latency, () => store().sorted(volume)),
+      deleteRange: (volume, from, to) => this.io(node, latency, () => {
+        for (const [key, record] of store().records) {
+          if (record.volume === volume && record.lsn >= from && record.lsn <= to) store().records.delete(key);
+        }
+      }),
+    };
+  }
+
+  #directoryFor(node: NodeId): StoreDirectory {
+    return {
+      nodes: () => this.io(node, this.latencies.store, () => [...this.stores.keys()]),
+      journal: (owner) => this.#storeFor(node, owner, 'journal'),
+      mirror: (owner) => this.#storeFor(node, owner, 'mirror'),
+    };
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Medium
+
+  volume(volume: number): SharedVolume {
+    let shared = this.volumes.get(volume);
+    if (!shared) {
+      shared = { fs: new MemoryFs(), state: { epoch: 0, applied: 0, epochs: [] }, waiting: [] };
+      this.volumes.set(volume, shared);
+    }
+    return shared;
+  }
+
+  /** Runs `job` once the volume's mutex is ours; the job must call #unbusy when it ends. */
+  #whenFree(volume: SharedVolume, node: NodeId, job: () => void): void {
+    const start = () => {
+      if (this.processes.get(node)?.state === 'down') return this.#unbusyNext(volume);
+      volume.busy = node;
+      job();
+    };
+    if (volume.busy === undefined) start();
+    else volume.waiting.push(start);
+  }
+
+  #unbusy(volume: SharedVolume): void {
+    volume.busy = undefined;
+    this.#unbusyNext(volume);
+  }
+
+  #unbusyNext(volume: SharedVolume): void {
+    const next = volume.waiting.shift();
+    if (next) this.scheduler.at(0, next);
+  }
+
+  #mediumFault(node: NodeId): MediumError | undefined {
+    const fault = this.processes.get(node)?.mediumFault ?? 'ok';
+    if (fault === 'broken') return new MediumError(`medium I/O of ${node} is broken`, { permanent: true });
+    if (fault === 'transient' && this.rng.chance(0.5)) return new MediumError(`medium I/O of ${node} failed`, { permanent: false });
+    return undefined;
+  }
+
+  #mediumBytes(): number {
+    let bytes = 0;
+    for (const volume of this.volumes.values()) bytes += volume.fs.bytes();
+    return bytes;
+  }
+
+  #mediumFor(node: NodeId): Medium {
+    const latency = this.latencies.medium;
+    const settle = <T>(shared: SharedVolume, result: { ok: true; value: T } | { ok: false; error: unknown }, resolve: (v: T) => void, reject: (e: unknown) => void) => {
+      this.#unbusy(shared);
+      this.deliver(node, () => (result.ok ? resolve(result.value) : reject(result.error)));
+    };
+    return {
+      state: (volume) => this.io(node, latency, () => structuredClone(this.volume(volume).state)),
+      claim: (volume, epoch, base) => new Promise((resolve, reject) => {
+        const shared = this.volume(volume);
+        this.scheduler.at(this.#jitter(latency), () => this.#whenFree(shared, node, () => {
+          const current = shared.state.epoch;
+          if (epoch <= current) return settle(shared, { ok: false, error: new FencedError(volume, epoch, current) }, resolve, reject);
+          shared.state = { ...shared.state, epoch, epochs: [...shared.state.epochs, { epoch, base }] };
+          this.observer?.claimed(volume, epoch, base);
+          settle(shared, { ok: true, value: structuredClone(shared.state) }, resolve, reject);
+        }));
+      }),
+      apply: (volume, epoch, ops) => new Promise<void>((resolve, reject) => {
+        const shared = this.volume(volume);
+        this.scheduler.at(this.#jitter(latency), () => this.#whenFree(shared, node, () => {
+          if (epoch !== shared.state.epoch) {
+            this.observer?.fencedWrite(volume, epoch, shared.state.epoch, node);
+            return settle(shared, { ok: false, error: new FencedError(volume, epoch, shared.state.epoch) }, resolve, reject);
+          }
+          const fresh = ops.filter((item) => item.lsn > shared.state.applied);
+          if (fresh.length > 0) this.observer?.applyStarted(volume, epoch, fresh[0]!.lsn, shared.state);
+          this.#applyStep(node, shared, volume, fresh, 0, (result) => settle(shared, result, resolve, reject));
+        }));
+      }),
+    };
+  }
+
+  /** One op of an apply job per event, so a crash can cut a batch short. */
+  #applyStep(node: NodeId, shared: SharedVolume, volume: number, ops: readonly LsnOp[], at: number, done: (result: { ok: true; value: undefined } | { ok: false; error: unknown }) => void): void {
+    if (this.processes.get(node)?.state === 'down') {
+      this.observer?.applyEnded(volume);
+      return this.#unbusy(shared);
+    }
+    if (at === ops.length) {
+      if (ops.length > 0) shared.state = { ...shared.state, applied: Math.max(shared.state.applied, ops.at(-1)!.lsn) };
+      this.observer?.applyEnded(volume);
+      return done({ ok: true, value: undefined });
+    }
+    const fault = this.#mediumFault(node) ?? (this.#mediumBytes() > this.mediumQuota
+      ? new MediumError('medium quota exceeded', { permanent: false, quota: true }) : undefined);
+    if (fault) {
+      this.observer?.applyEnded(volume);
+      return done({ ok: false, error: fault });
+    }
+    const item = ops[at]!;
+    shared.fs.apply(item.op);
+    this.observer?.applied(volume, item.lsn, item.op);
+    this.scheduler.at(this.#jitter(this.latencies.medium), () => this.#applyStep(node, shared, volume, ops, at + 1, done));
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Ports for one node
+
+  ports(node: NodeId, random: Rng): Ports {
+    const process = this.processes.get(node)!;
+    const link: Link = {
+      self: node,
+      send: (to, message) => this.#send(node, to, message),
+      peers: () => [...this.processes.keys()].filter((p) => p !== node && this.#connected(node, p)).sort(),
+      onMessage: (handler) => void process.messageHandlers.push(handler),
+      onPeer: (handler) => void process.peerHandlers.push(handler),
+    };
+    const clock: Clock = {
+      now: () => this.scheduler.now,
+      after: (ms, callback) => this.deliver(node, callback, ms),
+    };
+    return {
+      self: node,
+      journal: this.#storeFor(node, node, 'journal'),
+      mirror: this.#storeFor(node, node, 'mirror'),
+      stores: this.#directoryFor(node),
+      medium: this.#mediumFor(node),
+      locks: this.#locksFor(node),
+      link,
+      clock,
+      random: { next: () => random.next() },
+    };
+  }
+}
+
+function pairKey(a: NodeId, b: NodeId): string {
+  return a < b ? `${a}|${b}` : `${b}|${a}`;
+}
+
+function isMirrorMessage(message: unknown): message is { t: 'mirror'; frames: Uint8Array[] } {
+  return typeof message === 'object' && message !== null && (message as { t?: unknown }).t === 'mirror';
+}
+
+/** A copy of the message with one bit of one frame flipped, as a damaged packet would be. */
+function corruptMirrorMessage(message: { t: 'mirror'; frames: Uint8Array[] }, rng: Rng): unknown {
+  const frames = message.frames.map((frame) => frame.slice());
+  const frame = rng.pick(frames);
+  frame[rng.int(frame.length)]! ^= 1 << rng.int(8);
+  return { ...message, frames };
+}
