@@ -387,7 +387,7 @@ export class Node {
       if (error instanceof NodeError && error.code === 'EVOLUMESTOPPED') {
         this.#stopped.set(volume, error);
         this.#emit({ type: 'volume-stopped', volume, error });
-      } else if (error instanceof MediumError) {
+      } else if (error instanceof MediumError && error.code !== 'ENOSPC') {
         this.#brokenUntil = this.ports.clock.now() + this.options.brokenCooldownMs;
       }
     }

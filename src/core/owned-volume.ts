@@ -343,14 +343,21 @@ export class OwnedVolume {
     if (this.#partner) this.#host.send(this.#partner.node, { t: 'trim', volume: this.volume, upTo });
   }
 
+  /**
+   * A flush failed. Broken I/O (permanent, or failing again and again) hands the volume to a node
+   * that can flush. A full quota is the origin's, not ours: every node would fail alike, so we
+   * keep the records and retry, more slowly, until space is freed.
+   */
   #flushFailed(error: unknown): void {
     this.#flushFailures++;
+    const quota = error instanceof MediumError && error.code === 'ENOSPC';
     const permanent = error instanceof MediumError && error.permanent;
-    if (permanent || this.#flushFailures >= this.#host.options.maxFlushFailures) {
+    if (!quota && (permanent || this.#flushFailures >= this.#host.options.maxFlushFailures)) {
       this.giveUp();
       return;
     }
-    const delay = this.#host.options.flushRetryMs * 2 ** (this.#flushFailures - 1);
+    const { flushRetryMs, hangTimeoutMs } = this.#host.options;
+    const delay = Math.min(flushRetryMs * 2 ** (this.#flushFailures - 1), hangTimeoutMs);
     this.#host.ports.clock.after(delay, () => this.#kickFlusher());
   }
 

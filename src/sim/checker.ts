@@ -89,7 +89,10 @@ export class Checker implements WorldObserver {
 
   applied(volume: number, lsn: number, op: Op): void {
     const key = opKey(op);
-    if (!this.#submitted.get(volume)?.has(key)) this.#violation(`invariant 4: volume ${volume} LSN ${lsn} applied an op no client submitted: ${key}`);
+    if (!this.#submitted.get(volume)?.has(key)) {
+      this.#violation(`invariant 4: volume ${volume} LSN ${lsn} applied an op no client submitted: ${key}`);
+      return;
+    }
     const track = this.#track(volume);
     const earlier = track.opAt.get(lsn);
     if (earlier !== undefined && earlier !== key) this.#violation(`invariant 2: volume ${volume} LSN ${lsn} applied as ${key}, earlier as ${earlier}`);
@@ -108,6 +111,10 @@ export class Checker implements WorldObserver {
     if (track.position !== track.highest) return; // mid-replay: the medium catches up later
     const actual = this.#world.volume(volume).fs.snapshot();
     if (actual !== track.model.snapshot()) this.#violation(`invariant 2: volume ${volume} differs from the model at LSN ${track.highest}`);
+  }
+
+  impossible(what: string): void {
+    this.#violation(what);
   }
 
   fencedWrite(volume: number, epoch: number, current: number, node: NodeId): void {

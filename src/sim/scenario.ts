@@ -22,7 +22,7 @@ export interface RunOptions {
 
 export type FaultKind =
   | 'crash' | 'crash+wipe' | 'hang' | 'cut' | 'medium-transient' | 'medium-broken' | 'store-quota' | 'medium-quota'
-  | 'corrupt-stored' | 'corrupt-in-flight' | 'cluster-restart';
+  | 'corrupt-stored' | 'corrupt-in-flight' | 'cluster-restart' | 'stall-damage-crash' | 'slow-link-crash';
 
 export interface RunResult {
   seed: number;
@@ -76,7 +76,9 @@ export async function run(options: RunOptions): Promise<RunResult> {
   const nodes = new Map<NodeId, Node>();
   const faults: RunResult['stats']['faults'] = {};
   const stats = { submitted: 0, acked: 0, failed: 0 };
-  let outstanding = 0;
+  /** Client ops in progress, by the node they were submitted at (a crashed node's never end). */
+  const outstanding = new Map<NodeId, number>();
+  const inProgress = () => [...outstanding].reduce((sum, [id, n]) => sum + (world.processes.get(id)?.state === 'down' ? 0 : n), 0);
   let nextNode = 1;
   let faultActive = false;
   let quietUntil = 0;
@@ -99,13 +101,13 @@ export async function run(options: RunOptions): Promise<RunResult> {
 
   const submit = () => {
     const from = upNodes();
-    if (from.length === 0 || outstanding >= 16) return;
+    if (from.length === 0 || inProgress() >= 16) return;
     const id = rng.pick(from);
     const volume = rng.pick(VOLUMES);
     const op = randomOp(rng, scheduler.now);
     checker.submitted(volume, op);
     stats.submitted++;
-    outstanding++;
+    outstanding.set(id, (outstanding.get(id) ?? 0) + 1);
     nodes.get(id)!.submit(volume, op).then(
       (lsn) => {
         stats.acked++;
@@ -115,7 +117,7 @@ export async function run(options: RunOptions): Promise<RunResult> {
         stats.failed++;
         if (!(error instanceof NodeError)) note(`client error that is not a NodeError: ${String(error)}`);
       },
-    ).finally(() => outstanding--);
+    ).finally(() => outstanding.set(id, outstanding.get(id)! - 1));
   };
 
   /** Ends a fault after `ms`; the next may start once the cluster had time to recover. */
@@ -124,22 +126,55 @@ export async function run(options: RunOptions): Promise<RunResult> {
     scheduler.at(ms, () => {
       heal();
       faultActive = false;
-      quietUntil = scheduler.now + 4000;
+      quietUntil = scheduler.now + 2500;
     });
+  };
+
+  /**
+   * Crashes a node, and loses its stores too when that is still a single failure: no acked op
+   * has its journal as only copy, and it holds no intact twin of a damaged record.
+   */
+  const crash = (victim: NodeId, mayWipe: boolean): void => {
+    const holdsTwin = Object.values(world.stores.get(victim)!).some((store) =>
+      store.sorted().some((r) => world.damaged.has(`${r.volume}:${r.lsn}:${r.epoch}`)));
+    const wipe = mayWipe && !holdsTwin && world.processes.get(victim)?.state !== 'down' && !nodes.get(victim)!.hasUnmirroredAcks;
+    count(wipe ? 'crash+wipe' : 'crash');
+    note(`FAULT crash ${victim}${wipe ? ' and lose its stores' : ''}`);
+    world.crash(victim);
+    if (wipe) world.wipeStores(victim);
+  };
+
+  /** A node that owns a volume, if any is up (failures of owners are the interesting ones). */
+  const anOwner = (): NodeId | undefined => {
+    const owners = upNodes().filter((id) => nodes.get(id)!.status().owns.length > 0);
+    return owners.length ? rng.pick(owners) : undefined;
   };
 
   const injectFault = () => {
     const live = liveNodes();
     if (live.length === 0) return;
-    const victim = rng.pick(live);
-    const roll = rng.int(100);
-    if (roll < 18) {
-      const node = nodes.get(victim)!;
-      const wipe = rng.chance(0.4) && !node.hasUnmirroredAcks;
-      count(wipe ? 'crash+wipe' : 'crash');
-      note(`FAULT crash ${victim}${wipe ? ' and lose its stores' : ''}`);
-      world.crash(victim);
-      if (wipe) world.wipeStores(victim);
+    const victim = rng.chance(0.6) ? (anOwner() ?? rng.pick(live)) : rng.pick(live);
+    const roll = rng.int(120);
+    if (roll >= 100) {
+      // Records pile up unflushed (the owner's medium stalls), then the owner dies: the takeover
+      // must replay them all. Either a stored copy or a mirror message is damaged first (replay
+      // must use the intact copy), or the links were slow and the owner's stores are lost (every
+      // acked record must be in the mirror).
+      const damage = roll < 110;
+      count(damage ? 'stall-damage-crash' : 'slow-link-crash');
+      note(`FAULT medium I/O of ${victim} stalls${damage ? '' : ' and its links slow down'}`);
+      world.setMediumFault(victim, 'broken');
+      if (damage && rng.chance(0.5)) world.corruptNextMirror.add(victim);
+      if (!damage) world.linkDelay.set(victim, 20 + rng.int(200));
+      faultActive = true;
+      scheduler.at(30 + rng.int(200), () => {
+        if (damage && corruptStored(world, rng, note)) count('corrupt-stored');
+        world.linkDelay.delete(victim);
+        crash(victim, !damage);
+        healAfter(200 + rng.int(2000), startNode);
+      });
+    } else if (roll < 18) {
+      crash(victim, rng.chance(0.4));
       healAfter(200 + rng.int(3000), startNode);
     } else if (roll < 32) {
       count('hang');
@@ -206,7 +241,7 @@ export async function run(options: RunOptions): Promise<RunResult> {
     for (let i = 0; i < burst; i++) submit();
     if (!faultActive && scheduler.now >= quietUntil && rng.chance(0.04)) injectFault();
     if (liveNodes().length === 0 && !faultActive) startNode();
-    await scheduler.runUntil(scheduler.now + rng.int(60));
+    await scheduler.runUntil(scheduler.now + rng.int(120));
   }
 
   // Heal everything, then let the cluster settle.
@@ -217,13 +252,14 @@ export async function run(options: RunOptions): Promise<RunResult> {
     world.setMediumFault(id, 'ok');
     world.setStoreQuota(id, false);
   }
+  world.linkDelay.clear();
   world.mediumQuota = Number.POSITIVE_INFINITY;
   world.corruptNextMirror.clear();
   if (liveNodes().length === 0) startNode();
   note('healed; settling');
 
   const settled = () => {
-    if (outstanding > 0) return false;
+    if (inProgress() > 0) return false;
     const owners = new Set<number>();
     for (const id of upNodes()) {
       for (const owned of nodes.get(id)!.status().owns) {

@@ -23,6 +23,7 @@ export interface WorldObserver {
   applyEnded(volume: number): void;
   fencedWrite(volume: number, epoch: number, current: number, node: NodeId): void;
   claimed(volume: number, epoch: number, base: number): void;
+  impossible(what: string): void;
 }
 
 export interface Latencies {
@@ -118,6 +119,8 @@ export class World {
   mediumQuota = Number.POSITIVE_INFINITY;
   /** The next message from `from` carrying records arrives with one byte flipped. */
   readonly corruptNextMirror = new Set<NodeId>();
+  /** Extra milliseconds on every message a node sends (a congested link). */
+  readonly linkDelay = new Map<NodeId, number>();
   /** Records ("volume:lsn:epoch") one stored copy of which was damaged: never damage a second. */
   readonly damaged = new Set<string>();
 
@@ -293,7 +296,8 @@ export class World {
       delivered = corruptMirrorMessage(message, this.rng);
     }
     // In order per channel, as a data channel delivers.
-    const at = Math.max(this.scheduler.now + this.#jitter(this.latencies.link), channel.lastDelivery);
+    const delay = this.#jitter(this.latencies.link) + (this.linkDelay.get(from) ?? 0);
+    const at = Math.max(this.scheduler.now + delay, channel.lastDelivery);
     channel.lastDelivery = at;
     this.deliver(to, () => {
       if (this.#channel(from, to).generation !== generation) return;
@@ -486,8 +490,13 @@ export class World {
       return done({ ok: false, error: fault });
     }
     const item = ops[at]!;
-    shared.fs.apply(item.op);
     this.observer?.applied(volume, item.lsn, item.op);
+    try {
+      shared.fs.apply(item.op);
+    } catch (error) {
+      // Only an op no client sent (a damaged record) can make the file tree throw.
+      this.observer?.impossible(`volume ${volume} LSN ${item.lsn}: the medium could not apply it: ${String(error)}`);
+    }
     this.scheduler.at(this.#jitter(this.latencies.medium), () => this.#applyStep(node, shared, volume, ops, at + 1, done));
   }
 
