@@ -3,13 +3,14 @@
 //
 // A batch is applied to the medium and only then is its last LSN recorded as applied, so a
 // crash can leave a batch applied in part and replay applies it again from its start. Writes,
-// truncates, creates, mkdirs and set-times reach the same state when a batch is re-applied over
-// a partly applied copy of itself. Rename, unlink and rmdir do not (re-applying a write of the
-// old path before a rename would resurrect it), so each of them is a batch of its own: the
-// applied position is recorded right before and right after it.
+// truncates, creates and mkdirs only ever build: re-applied over a partly applied copy of their
+// batch, they reach the same state. Rename, unlink and rmdir take away, and set-times acts only
+// on what exists (re-applying a write of the old path before a rename would resurrect it; a
+// set-times that found nothing the first time may find the file a later op created), so each of
+// them is a batch of its own: the applied position is recorded right before and right after it.
 import type { LsnOp } from './ports.js';
 
-const BARRIERS = new Set(['rename', 'unlink', 'rmdir']);
+const BARRIERS = new Set(['rename', 'unlink', 'rmdir', 'setTimes']);
 
 export interface BatchLimits {
   /** Most ops in one batch. */

@@ -23,6 +23,8 @@ export type Message =
   | { t: 'trim'; volume: number; upTo: number }
   /** Owner → all: my I/O is broken; I released the volume, take it over. */
   | { t: 'giveUp'; volume: number; epoch: number }
+  /** Owner → one peer: I drained and released the volume (a planned hand-over); take it. */
+  | { t: 'handover'; volume: number; epoch: number }
   /** Client → owner. */
   | { t: 'op'; id: number; volume: number; opId: number; op: Op }
   /** Owner → client. */

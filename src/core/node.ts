@@ -7,14 +7,14 @@ import type { JournalRecord, Op } from '../record/types.js';
 import { isMessage, type Message, type Ownership } from './messages.js';
 import { MirrorKeeper } from './mirror-keeper.js';
 import { withDefaults, type NodeOptions } from './options.js';
-import { OwnedVolume, type OwnerHost } from './owned-volume.js';
+import { OwnedVolume, type Ending, type OwnerHost } from './owned-volume.js';
 import type { HeldLock, LockWait, NodeId, Ports, RecordStore, VolumeState } from './ports.js';
 import { adopt, isHistory, type Adopted } from './takeover.js';
 
 export type NodeEvent =
   | { type: 'takeover-started'; volume: number; from?: NodeId; how: 'steal' | 'free' }
   | { type: 'takeover-finished'; volume: number; epoch: number; replayed: number }
-  | { type: 'released'; volume: number; why: 'fenced' | 'gave-up' }
+  | { type: 'released'; volume: number; why: Ending }
   | { type: 'degraded'; volume: number; degraded: boolean }
   | { type: 'partner'; volume: number; partner: NodeId }
   | { type: 'volume-stopped'; volume: number; error: NodeError };
@@ -65,6 +65,9 @@ export class Node {
   #nextRequest = 1;
   #brokenUntil = Number.NEGATIVE_INFINITY;
   #liveLock?: HeldLock;
+  /** Set by leave(): adopt nothing more, and let the timers run out. */
+  #leaving = false;
+  #rebalancing = false;
   #listeners = new Set<(event: NodeEvent) => void>();
   #host: OwnerHost;
 
@@ -99,6 +102,14 @@ export class Node {
     this.#every(this.options.heartbeatMs, () => this.#heartbeat());
     this.#every(this.options.sweepMs, () => void this.#sweep());
     await this.#sweep();
+  }
+
+  /** Leaves the cluster in a planned way: hands every volume over, drained, then stops. */
+  async leave(): Promise<void> {
+    this.#leaving = true;
+    for (const owned of [...this.#owned.values()]) await this.#handOver(owned, this.#choosePartner());
+    for (const watch of this.#watches.values()) watch.cancel();
+    this.#liveLock?.release();
   }
 
   onEvent(listener: (event: NodeEvent) => void): () => void {
@@ -256,6 +267,7 @@ export class Node {
       case 'mirrorFailed':
         return this.#owned.get(message.volume)?.onMirrorFailed(from, message.session);
       case 'giveUp':
+      case 'handover':
         void this.#adoptVolume(message.volume, 'free', from);
         return;
       case 'op':
@@ -367,7 +379,9 @@ export class Node {
   // Owning volumes
 
   #adoptVolume(volume: number, how: 'steal' | 'free', from?: NodeId): Promise<void> {
-    if (this.#owned.has(volume) || this.#stopped.has(volume) || this.ports.clock.now() < this.#brokenUntil) return Promise.resolve();
+    if (this.#leaving || this.#owned.has(volume) || this.#stopped.has(volume) || this.ports.clock.now() < this.#brokenUntil) {
+      return Promise.resolve();
+    }
     const running = this.#adopting.get(volume);
     if (running) return running;
     const work = this.#adoptNow(volume, how, from).finally(() => this.#adopting.delete(volume));
@@ -393,19 +407,44 @@ export class Node {
     }
   }
 
-  #released(volume: number, why: 'fenced' | 'gave-up'): void {
+  #released(volume: number, why: Ending): void {
     this.#owned.delete(volume);
     if (why === 'gave-up') this.#brokenUntil = this.ports.clock.now() + this.options.brokenCooldownMs;
     this.#emit({ type: 'released', volume, why });
     void this.#tidy();
   }
 
-  /** Adopts volumes that no live node owns, then tidies the stores. */
+  /** Adopts volumes that no live node owns, spreads volumes over the nodes, tidies the stores. */
   async #sweep(): Promise<void> {
     for (const volume of this.options.volumes) {
       if (!this.#owned.has(volume) && !this.#ownerOf(volume)) await this.#adoptVolume(volume, 'free');
     }
+    this.#rebalance();
     await this.#tidy();
+  }
+
+  /** Hands one volume to the live node that owns fewest, when that evens things out. */
+  #rebalance(): void {
+    if (this.#leaving || this.#rebalancing || this.#adopting.size > 0) return;
+    const now = this.ports.clock.now();
+    const linked = new Set(this.ports.link.peers());
+    let target: NodeId | undefined;
+    let fewest = Number.POSITIVE_INFINITY;
+    for (const [node, peer] of this.#peers) {
+      if (!linked.has(node) || now - peer.lastHeard > this.options.hangTimeoutMs || peer.owns.length >= fewest) continue;
+      target = node;
+      fewest = peer.owns.length;
+    }
+    const movable = [...this.#owned.values()].filter((v) => v.serving && !v.degraded);
+    if (!target || this.#owned.size - fewest < 2 || movable.length === 0) return;
+    this.#rebalancing = true;
+    void this.#handOver(movable.at(-1)!, target).finally(() => (this.#rebalancing = false));
+  }
+
+  async #handOver(owned: OwnedVolume, target: NodeId | undefined): Promise<void> {
+    if (await owned.handOver()) {
+      if (target) this.#send(target, { t: 'handover', volume: owned.volume, epoch: owned.epoch });
+    }
   }
 
   /**
@@ -445,6 +484,7 @@ export class Node {
 
   #every(ms: number, tick: () => void): void {
     const loop = () => {
+      if (this.#leaving) return;
       tick();
       this.ports.clock.after(ms, loop);
     };

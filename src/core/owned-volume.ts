@@ -8,13 +8,16 @@ import type { Message } from './messages.js';
 import type { NodeOptions } from './options.js';
 import type { HeldLock, LsnOp, NodeId, Ports, StoredRecord } from './ports.js';
 
+/** How a node stops owning a volume. */
+export type Ending = 'fenced' | 'gave-up' | 'handed-over';
+
 /** What an owned volume needs from its node. */
 export interface OwnerHost {
   readonly ports: Ports;
   readonly options: NodeOptions;
   send(to: NodeId, message: Message): boolean;
   /** The volume ended here: fenced, or handed over because our I/O broke. */
-  released(volume: number, why: 'fenced' | 'gave-up'): void;
+  released(volume: number, why: Ending): void;
   /** Sending to the partner failed: find another. */
   partnerUnreachable(node: NodeId): void;
   emit(event: { type: 'degraded'; volume: number; degraded: boolean }): void;
@@ -41,7 +44,10 @@ interface Partner {
   readonly syncTarget: number;
 }
 
-type State = 'serving' | 'repairing' | 'fenced' | 'gave-up';
+/** serving → (repairing ⇄ serving) → draining → handed-over, or → fenced / gave-up at any time. */
+type State = 'serving' | 'repairing' | 'draining' | 'handed-over' | 'fenced' | 'gave-up';
+
+const ENDED: ReadonlySet<State> = new Set(['handed-over', 'fenced', 'gave-up']);
 
 function deferred(): Pick<Pending, 'done' | 'resolve' | 'reject'> {
   let resolve!: (lsn: number) => void;
@@ -76,6 +82,8 @@ export class OwnedVolume {
   #flushing = false;
   #flushFailures = 0;
   #trims: Promise<void> = Promise.resolve();
+  /** Called when no record is left to flush (a drain waits on it), or when the volume ends. */
+  #onDrained: Array<() => void> = [];
 
   constructor(host: OwnerHost, volume: number, epoch: number, base: number, lock: HeldLock, replayed: ReadonlyArray<readonly [opId: number, lsn: number]>) {
     this.#host = host;
@@ -290,7 +298,7 @@ export class OwnedVolume {
 
   /** Whether this node may still write the volume into the medium. (Variants override.) */
   protected mayFlush(): boolean {
-    return this.serving;
+    return !ENDED.has(this.#state) && !this.#lock.lost;
   }
 
   #kickFlusher(): void {
@@ -306,6 +314,7 @@ export class OwnedVolume {
           if (!record.acked) break;
           ready.push({ lsn: record.lsn, opId: record.opId, op: record.op });
         }
+        if (this.#records.length === 0) for (const drained of this.#onDrained.splice(0)) drained();
         if (ready.length === 0 || !this.mayFlush()) return;
         const batch = nextBatch(ready, { maxOps: this.#host.options.batchMaxOps, maxBytes: this.#host.options.batchMaxBytes });
         if (!(await this.#applyBatch(batch))) return;
@@ -364,16 +373,36 @@ export class OwnedVolume {
   // ------------------------------------------------------------------------------------------
   // Endings
 
+  /**
+   * Planned hand-over: take no new ops (clients retry at the next owner), flush every record,
+   * then release the volume. Nothing is left to replay. False if the volume ended otherwise.
+   */
+  async handOver(): Promise<boolean> {
+    if (this.#state !== 'serving') return false;
+    this.#state = 'draining';
+    if (this.#records.length > 0) {
+      await new Promise<void>((drained) => {
+        this.#onDrained.push(drained);
+        this.#kickFlusher();
+      });
+    }
+    if (this.#state !== 'draining') return false;
+    this.#state = 'handed-over';
+    this.#lock.release();
+    this.#host.released(this.volume, 'handed-over');
+    return true;
+  }
+
   /** A higher epoch took the volume: write nothing more, fail what is not acked (clients retry). */
   fence(): void {
-    if (this.#state === 'fenced' || this.#state === 'gave-up') return;
+    if (ENDED.has(this.#state)) return;
     this.#state = 'fenced';
     this.#end('EFENCED', 'fenced');
   }
 
   /** Our medium I/O is broken: release the volume so a node that can flush takes it over. */
   giveUp(): void {
-    if (this.#state === 'fenced' || this.#state === 'gave-up') return;
+    if (ENDED.has(this.#state)) return;
     this.#state = 'gave-up';
     this.#end('ENOTOWNER', 'gave-up');
     for (const peer of this.#host.ports.link.peers()) {
@@ -388,6 +417,7 @@ export class OwnedVolume {
     this.#records = [];
     this.#group = [];
     for (const resume of this.#waiting.splice(0)) resume();
+    for (const drained of this.#onDrained.splice(0)) drained();
     this.#lock.release();
     this.#host.released(this.volume, why);
   }

@@ -22,7 +22,7 @@ export interface RunOptions {
 
 export type FaultKind =
   | 'crash' | 'crash+wipe' | 'hang' | 'cut' | 'medium-transient' | 'medium-broken' | 'store-quota' | 'medium-quota'
-  | 'corrupt-stored' | 'corrupt-in-flight' | 'cluster-restart' | 'stall-damage-crash' | 'slow-link-crash';
+  | 'corrupt-stored' | 'corrupt-in-flight' | 'cluster-restart' | 'stall-damage-crash' | 'slow-link-crash' | 'leave';
 
 export interface RunResult {
   seed: number;
@@ -154,8 +154,17 @@ export async function run(options: RunOptions): Promise<RunResult> {
     const live = liveNodes();
     if (live.length === 0) return;
     const victim = rng.chance(0.6) ? (anOwner() ?? rng.pick(live)) : rng.pick(live);
-    const roll = rng.int(120);
-    if (roll >= 100) {
+    const roll = rng.int(128);
+    if (roll >= 120) {
+      count('leave');
+      note(`FAULT ${victim} leaves (planned)`);
+      faultActive = true;
+      void nodes.get(victim)!.leave().then(() => {
+        note(`${victim} left`);
+        world.crash(victim);
+        healAfter(200 + rng.int(2000), startNode);
+      });
+    } else if (roll >= 100) {
       // Records pile up unflushed (the owner's medium stalls), then the owner dies: the takeover
       // must replay them all. Either a stored copy or a mirror message is damaged first (replay
       // must use the intact copy), or the links were slow and the owner's stores are lost (every

@@ -6,6 +6,7 @@ import fc from 'fast-check';
 import type { Op } from '../../src/record/types.js';
 import { MemoryFs } from '../../src/sim/memory-fs.js';
 import { MemoryMedium } from '../../src/sim/memory-medium.js';
+import { isBarrier } from '../../src/core/batch.js';
 
 function ascii(text: string): Uint8Array {
   return Uint8Array.from(text, (char) => char.charCodeAt(0));
@@ -318,11 +319,11 @@ const history = fc.tuple(fc.array(op, { maxLength: 40, size: 'max' }), fc.array(
 });
 
 /**
- * Cuts where `cuts` says, and around every rename, unlink and rmdir, as the core does: a crash
+ * Cuts where `cuts` says, and around every barrier op (rename, unlink, rmdir, set-times), as the core does: a crash
  * then never leaves a later op of their own batch applied when they are replayed.
  */
 function intoBatches(ops: readonly Op[], cuts: readonly boolean[]): Op[][] {
-  const alone = (o: Op | undefined) => o?.type === 'rename' || o?.type === 'unlink' || o?.type === 'rmdir';
+  const alone = (o: Op | undefined) => o !== undefined && isBarrier({ lsn: 0, opId: 0, op: o });
   const batches: Op[][] = [];
   ops.forEach((o, i) => {
     const current = batches.at(-1);
