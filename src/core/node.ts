@@ -311,6 +311,11 @@ export class Node {
   #heartbeat(): void {
     const owns = this.#ownership();
     for (const peer of this.ports.link.peers()) this.#send(peer, { t: 'heartbeat', owns });
+    // A volume without a partner pairs with any node that is back (or newly heard from).
+    for (const owned of this.#owned.values()) {
+      const partner = owned.serving && !owned.partner ? this.#choosePartner() : undefined;
+      if (partner) this.#pair(owned, partner);
+    }
     const now = this.ports.clock.now();
     for (const [node, peer] of this.#peers) {
       if (now - peer.lastHeard <= this.options.hangTimeoutMs || this.#suspected.has(node)) continue;

@@ -314,14 +314,21 @@ export class OwnedVolume {
           if (!record.acked) break;
           ready.push({ lsn: record.lsn, opId: record.opId, op: record.op });
         }
-        if (this.#records.length === 0) for (const drained of this.#onDrained.splice(0)) drained();
         if (ready.length === 0 || !this.mayFlush()) return;
         const batch = nextBatch(ready, { maxOps: this.#host.options.batchMaxOps, maxBytes: this.#host.options.batchMaxBytes });
         if (!(await this.#applyBatch(batch))) return;
       }
     } finally {
       this.#flushing = false;
+      this.#checkDrained();
     }
+  }
+
+  /** A drain is done when no acked record waits for the medium and no journal write is out. */
+  #checkDrained(): void {
+    if (this.#onDrained.length === 0 || this.#journalPuts > 0 || this.#group.length > 0) return;
+    if (this.#records.some((record) => record.acked)) return;
+    for (const drained of this.#onDrained.splice(0)) drained();
   }
 
   /** One batch into the medium; false when flushing must stop (fenced, gave up, or retrying later). */
@@ -374,22 +381,22 @@ export class OwnedVolume {
   // Endings
 
   /**
-   * Planned hand-over: take no new ops (clients retry at the next owner), flush every record,
-   * then release the volume. Nothing is left to replay. False if the volume ended otherwise.
+   * Planned hand-over: take no new ops (clients retry at the next owner), flush every acked
+   * record, then release the volume, so the next owner has nothing to replay. (Records that could
+   * not be acked — the app requires a mirror and none is there — stay in the journal: the next
+   * owner replays them, and their clients' retries find them done.) False if the volume ended
+   * otherwise meanwhile.
    */
   async handOver(): Promise<boolean> {
     if (this.#state !== 'serving') return false;
     this.#state = 'draining';
-    if (this.#records.length > 0) {
-      await new Promise<void>((drained) => {
-        this.#onDrained.push(drained);
-        this.#kickFlusher();
-      });
-    }
+    await new Promise<void>((drained) => {
+      this.#onDrained.push(drained);
+      this.#kickFlusher();
+    });
     if (this.#state !== 'draining') return false;
     this.#state = 'handed-over';
-    this.#lock.release();
-    this.#host.released(this.volume, 'handed-over');
+    this.#end('ENOTOWNER', 'handed-over');
     return true;
   }
 
@@ -410,7 +417,7 @@ export class OwnedVolume {
     }
   }
 
-  #end(code: NodeErrorCode, why: 'fenced' | 'gave-up'): void {
+  #end(code: NodeErrorCode, why: Ending): void {
     for (const record of this.#records) {
       if (!record.acked) record.reject(new NodeError(code, `volume ${this.volume} moved to another node; retry there`, { volume: this.volume }));
     }

@@ -83,7 +83,10 @@ export class Scheduler {
     await settle();
     while (!done()) {
       const event = this.#queue.pop();
-      if (!event) return;
+      if (!event) {
+        this.now = Math.max(this.now, until); // nothing happens meanwhile: time just passes
+        return;
+      }
       if (event.time > until) {
         this.#queue.push(event);
         this.now = until;

@@ -187,8 +187,8 @@ export class World {
     if (!process || process.state === 'down') return;
     process.state = 'down';
     process.parked = [];
-    for (const lock of [...this.#locks.values()]) if (lock.holder === node) lock.release();
     for (const [name, waiters] of this.#waiters) this.#waiters.set(name, waiters.filter((w) => w.node !== node));
+    for (const lock of [...this.#locks.values()]) if (lock.holder === node) lock.release();
     for (const volume of this.volumes.values()) if (volume.busy === node) this.#unbusy(volume);
     for (const other of this.processes.values()) {
       if (other.id !== node && other.state !== 'down') this.#disconnect(node, other.id);
@@ -297,7 +297,8 @@ export class World {
     }
     // In order per channel, as a data channel delivers.
     const delay = this.#jitter(this.latencies.link) + (this.linkDelay.get(from) ?? 0);
-    const at = Math.max(this.scheduler.now + delay, channel.lastDelivery);
+    // Strictly after the previous message: events at one instant run in random order.
+    const at = Math.max(this.scheduler.now + delay, channel.lastDelivery + 1e-6);
     channel.lastDelivery = at;
     this.deliver(to, () => {
       if (this.#channel(from, to).generation !== generation) return;

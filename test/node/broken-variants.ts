@@ -7,7 +7,7 @@ import { claim, replay, type Adopted } from '../../src/core/takeover.js';
 import { decodeRecord } from '../../src/record/codec.js';
 import { crc32c } from '../../src/record/crc32c.js';
 import type { JournalRecord } from '../../src/record/types.js';
-import type { MakeNode } from '../../src/sim/scenario.js';
+import type { MakeNode } from '../../src/sim/cluster.js';
 
 /** Acks an op once it is in the journal, without waiting for the partner's mirror. */
 class AckBeforeMirror extends OwnedVolume {

@@ -1,0 +1,189 @@
+// A simulated cluster: the world, its clock, the invariant checker and the nodes running the
+// real core. The random scenario drives one; the claim tests script one step by step.
+import { Node, type NodeEvent } from '../core/node.js';
+import type { NodeOptions } from '../core/options.js';
+import type { NodeId, Ports } from '../core/ports.js';
+import { NodeError } from '../errors.js';
+import type { Op } from '../record/types.js';
+import { Checker } from './checker.js';
+import { Rng } from './rng.js';
+import { Scheduler } from './scheduler.js';
+import { World, type Latencies } from './world.js';
+
+export type NodeSettings = Partial<NodeOptions> & Pick<NodeOptions, 'volumes'>;
+export type MakeNode = (ports: Ports, options: NodeSettings) => Node;
+
+export interface ClusterOptions {
+  seed: number;
+  volumes?: number[];
+  makeNode?: MakeNode;
+  /** Options for every node (volumes come from `volumes`). */
+  node?: Partial<NodeOptions>;
+  latencies?: Latencies;
+  traceLines?: number;
+}
+
+export interface Submitted {
+  readonly volume: number;
+  readonly op: Op;
+  /** Resolves to the LSN once acked; rejects with the node's error. Never settles if its node crashed. */
+  readonly done: Promise<number>;
+  /** The LSN, once acked. */
+  lsn?: number;
+  error?: unknown;
+}
+
+export class SimCluster {
+  readonly rng: Rng;
+  readonly scheduler: Scheduler;
+  readonly world: World;
+  readonly checker: Checker;
+  readonly nodes = new Map<NodeId, Node>();
+  readonly volumes: number[];
+  readonly trace: string[] = [];
+  readonly stats = { submitted: 0, acked: 0, failed: 0 };
+  #options: ClusterOptions;
+  /** Options given to nodes started from now on. */
+  readonly nodeOptions: Partial<NodeOptions>;
+  #nextNode = 1;
+  /** Client ops not settled yet, by the node they were submitted at. */
+  #outstanding = new Map<NodeId, number>();
+
+  constructor(options: ClusterOptions) {
+    this.#options = options;
+    this.nodeOptions = { ...options.node };
+    this.rng = new Rng(options.seed);
+    this.scheduler = new Scheduler(this.rng.fork());
+    this.world = new World(this.scheduler, this.rng.fork(), options.latencies ?? { store: 0.6, medium: 0.4, link: 0.5 });
+    this.volumes = options.volumes ?? [1, 2];
+    this.checker = new Checker(this.world, (line) => this.note(line));
+    this.world.observer = this.checker;
+  }
+
+  note(line: string): void {
+    this.trace.push(`${this.scheduler.now.toFixed(1).padStart(9)} ms  ${line}`);
+    if (this.trace.length > (this.#options.traceLines ?? 120)) this.trace.shift();
+  }
+
+  get now(): number {
+    return this.scheduler.now;
+  }
+
+  node(id: NodeId): Node {
+    const node = this.nodes.get(id);
+    if (!node) throw new Error(`no node ${id}`);
+    return node;
+  }
+
+  /** Starts a new node (a fresh id: a restarted tab is a new node). */
+  start(): NodeId {
+    const id = `n${this.#nextNode++}`;
+    this.world.spawn(id);
+    const make = this.#options.makeNode ?? ((ports, options) => new Node(ports, options));
+    const node = make(this.world.ports(id, this.rng.fork()), { ...this.nodeOptions, volumes: this.volumes });
+    this.nodes.set(id, node);
+    node.onEvent((event: NodeEvent) => this.note(`${id} ${describeEvent(event)}`));
+    this.note(`start ${id}`);
+    node.start().catch((error) => this.note(`${id} failed to start: ${String(error)}`));
+    return id;
+  }
+
+  up(): NodeId[] {
+    return [...this.nodes.keys()].filter((id) => this.world.isUp(id));
+  }
+
+  /** Nodes that have not crashed (up or hung). */
+  live(): NodeId[] {
+    return [...this.nodes.keys()].filter((id) => this.world.processes.get(id)?.state !== 'down');
+  }
+
+  /** The up node that owns `volume`, if any. */
+  ownerOf(volume: number): NodeId | undefined {
+    return this.up().find((id) => this.node(id).status().owns.some((v) => v.volume === volume));
+  }
+
+  /** A client at node `at` applies `op` to `volume`. */
+  submit(at: NodeId, volume: number, op: Op): Submitted {
+    this.checker.submitted(volume, op);
+    this.stats.submitted++;
+    this.#outstanding.set(at, (this.#outstanding.get(at) ?? 0) + 1);
+    const submitted: Submitted = {
+      volume,
+      op,
+      done: this.node(at).submit(volume, op).then(
+        (lsn) => {
+          this.stats.acked++;
+          submitted.lsn = lsn;
+          this.checker.acked(volume, lsn, op);
+          return lsn;
+        },
+        (error) => {
+          this.stats.failed++;
+          submitted.error = error;
+          if (!(error instanceof NodeError)) this.note(`client error that is not a NodeError: ${String(error)}`);
+          throw error;
+        },
+      ).finally(() => this.#outstanding.set(at, this.#outstanding.get(at)! - 1)),
+    };
+    submitted.done.catch(() => {});
+    return submitted;
+  }
+
+  /** Client ops still waiting at nodes that have not crashed. */
+  inProgress(): number {
+    let count = 0;
+    for (const [id, n] of this.#outstanding) if (this.world.processes.get(id)?.state !== 'down') count += n;
+    return count;
+  }
+
+  async run(ms: number): Promise<void> {
+    await this.scheduler.runUntil(this.scheduler.now + ms);
+  }
+
+  /** Runs until `done()` holds; false if `ms` of virtual time passed first. */
+  async runUntil(done: () => boolean, ms = 60_000): Promise<boolean> {
+    const deadline = this.scheduler.now + ms;
+    while (!done() && this.scheduler.now < deadline) await this.scheduler.runUntil(Math.min(deadline, this.scheduler.now + 50), done);
+    return done();
+  }
+
+  /** Every client op settled, every volume owned by an up node, nothing left to flush. */
+  settled(): boolean {
+    if (this.inProgress() > 0) return false;
+    const owned = new Set<number>();
+    for (const id of this.up()) {
+      for (const volume of this.node(id).status().owns) {
+        if (volume.unflushed > 0) return false;
+        owned.add(volume.volume);
+      }
+    }
+    return this.volumes.every((v) => owned.has(v));
+  }
+
+  /** Settles, gives the sweeps time to tidy, and runs the final checks. Returns the violations. */
+  async finish(settleMs = 60_000): Promise<string[]> {
+    if (!(await this.runUntil(() => this.settled(), settleMs))) {
+      this.checker.violations.push(`liveness: the cluster did not settle within ${settleMs} ms`);
+    }
+    await this.run(3000);
+    this.checker.final();
+    return this.checker.violations;
+  }
+}
+
+export function describeEvent(event: NodeEvent): string {
+  switch (event.type) {
+    case 'takeover-started':
+      return `takeover of volume ${event.volume} started (${event.how}${event.from ? ` from ${event.from}` : ''})`;
+    case 'takeover-finished':
+      return `owns volume ${event.volume} at epoch ${event.epoch}, replayed ${event.replayed}`;
+    case 'released':
+      return `released volume ${event.volume} (${event.why})`;
+    case 'degraded':
+      return `volume ${event.volume} ${event.degraded ? 'degraded' : 'mirrored'}`;
+    case 'partner':
+      return `volume ${event.volume} partner ${event.partner}`;
+    case 'volume-stopped':
+      return `volume ${event.volume} STOPPED: ${event.error.message}`;
+  }
+}
