@@ -52,6 +52,7 @@ async function main() {
 
   if ((await must('build the WebAssembly hot path', 'node', ['scripts/asbuild.mjs'])).code !== 0) return finish(false);
   await must('type-check', bin('tsc'), ['--noEmit', '-p', 'tsconfig.json']);
+  await must('type-check the core without DOM or Node types', bin('tsc'), ['--noEmit', '-p', 'src/core/tsconfig.json']);
 
   const nodeTests = filesUnder('test/node', '.test.ts');
   if (nodeTests.length) {

@@ -81,6 +81,31 @@ const stateCases: MediumCase[] = [
     },
   },
   {
+    name: 'apply with an epoch that was never claimed is refused and changes nothing',
+    async run(make) {
+      const { medium, exists } = await make();
+      await medium.claim(VOLUME, 1, 0);
+      const error = await rejects(medium.apply(VOLUME, 2, numbered(1, [write('/f', 0, 'x')])), 'an apply of an unclaimed epoch');
+      check(codeOf(error) === 'EFENCED', `an apply of an unclaimed epoch failed with ${String(error)}, not a FencedError`);
+      check(!(await exists(VOLUME, '/f')), 'an apply of an unclaimed epoch made /f');
+    },
+  },
+  {
+    name: 'ops at or below the applied position are skipped: replaying any suffix that starts at or before it changes nothing',
+    async run(make) {
+      const { medium, read } = await make();
+      await medium.claim(VOLUME, 1, 0);
+      const ops = numbered(1, [write('/a', 0, 'one'), { type: 'rename', path: '/a', target: '/b' }, write('/a', 0, 'two')]);
+      for (const op of ops) await medium.apply(VOLUME, 1, [op]);
+      for (let start = 0; start < ops.length; start++) {
+        await medium.apply(VOLUME, 1, ops.slice(start));
+        await checkFile(read, '/b', 'one');
+        await checkFile(read, '/a', 'two');
+        checkState(await medium.state(VOLUME), { epoch: 1, applied: 3, epochs: [{ epoch: 1, base: 0 }] }, `replayed from LSN ${start + 1}`);
+      }
+    },
+  },
+  {
     name: 'apply with no ops changes nothing, and is fenced like any other apply',
     async run(make) {
       const { medium } = await make();

@@ -6,8 +6,8 @@ import type { NodeErrorCode } from '../errors.js';
 export type Ownership = Array<[number, number]>;
 
 export type Message =
-  /** Every heartbeatMs, to every peer: alive, and what it owns. */
-  | { t: 'heartbeat'; owns: Ownership }
+  /** Every heartbeatMs, to every peer: alive, what it owns, and whether it would adopt more. */
+  | { t: 'heartbeat'; owns: Ownership; adopts: boolean }
   /**
    * Owner → partner: mirror `volume` for me from now on, in this session. Mirror records above
    * `keepThrough` are an unacked tail of an earlier session: drop them.

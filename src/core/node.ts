@@ -38,6 +38,8 @@ export interface NodeStatus {
 interface Peer {
   lastHeard: number;
   owns: Ownership;
+  /** It would take a volume over (not leaving, its I/O not broken lately). */
+  adopts: boolean;
 }
 
 interface Request {
@@ -68,6 +70,8 @@ export class Node {
   /** Set by leave(): adopt nothing more, and let the timers run out. */
   #leaving = false;
   #rebalancing = false;
+  /** No rebalancing before this: a hand-over the target did not take must not repeat at once. */
+  #rebalanceAfter = 0;
   #listeners = new Set<(event: NodeEvent) => void>();
   #host: OwnerHost;
 
@@ -253,9 +257,12 @@ export class Node {
     if (!isMessage(message)) return;
     this.#heard(from);
     switch (message.t) {
-      case 'heartbeat':
-        this.#peers.get(from)!.owns = message.owns;
+      case 'heartbeat': {
+        const peer = this.#peers.get(from)!;
+        peer.owns = message.owns;
+        peer.adopts = message.adopts;
         return;
+      }
       case 'pair':
         return this.#keeper.onPair(from, message);
       case 'mirror':
@@ -286,14 +293,14 @@ export class Node {
   #heard(from: NodeId): void {
     const peer = this.#peers.get(from);
     if (peer) peer.lastHeard = this.ports.clock.now();
-    else this.#peers.set(from, { lastHeard: this.ports.clock.now(), owns: [] });
+    else this.#peers.set(from, { lastHeard: this.ports.clock.now(), owns: [], adopts: false });
     this.#suspected.delete(from);
   }
 
   #onPeer(peer: NodeId, up: boolean): void {
     if (up) {
       this.#heard(peer);
-      this.#send(peer, { t: 'heartbeat', owns: this.#ownership() });
+      this.#send(peer, this.#heartbeatMessage());
       for (const owned of this.#owned.values()) if (!owned.partner) this.#pair(owned, peer);
       return;
     }
@@ -308,9 +315,17 @@ export class Node {
     return [...this.#owned.values()].filter((v) => v.serving).map((v) => [v.volume, v.epoch]);
   }
 
+  #adopts(): boolean {
+    return !this.#leaving && this.ports.clock.now() >= this.#brokenUntil;
+  }
+
+  #heartbeatMessage(): Message {
+    return { t: 'heartbeat', owns: this.#ownership(), adopts: this.#adopts() };
+  }
+
   #heartbeat(): void {
-    const owns = this.#ownership();
-    for (const peer of this.ports.link.peers()) this.#send(peer, { t: 'heartbeat', owns });
+    const message = this.#heartbeatMessage();
+    for (const peer of this.ports.link.peers()) this.#send(peer, message);
     // A volume without a partner pairs with any node that is back (or newly heard from).
     for (const owned of this.#owned.values()) {
       const partner = owned.serving && !owned.partner ? this.#choosePartner() : undefined;
@@ -430,19 +445,20 @@ export class Node {
 
   /** Hands one volume to the live node that owns fewest, when that evens things out. */
   #rebalance(): void {
-    if (this.#leaving || this.#rebalancing || this.#adopting.size > 0) return;
     const now = this.ports.clock.now();
+    if (this.#leaving || this.#rebalancing || this.#adopting.size > 0 || now < this.#rebalanceAfter) return;
     const linked = new Set(this.ports.link.peers());
     let target: NodeId | undefined;
     let fewest = Number.POSITIVE_INFINITY;
     for (const [node, peer] of this.#peers) {
-      if (!linked.has(node) || now - peer.lastHeard > this.options.hangTimeoutMs || peer.owns.length >= fewest) continue;
+      if (!linked.has(node) || !peer.adopts || now - peer.lastHeard > this.options.hangTimeoutMs || peer.owns.length >= fewest) continue;
       target = node;
       fewest = peer.owns.length;
     }
     const movable = [...this.#owned.values()].filter((v) => v.serving && !v.degraded);
     if (!target || this.#owned.size - fewest < 2 || movable.length === 0) return;
     this.#rebalancing = true;
+    this.#rebalanceAfter = now + 10 * this.options.sweepMs;
     void this.#handOver(movable.at(-1)!, target).finally(() => (this.#rebalancing = false));
   }
 

@@ -32,7 +32,11 @@ export interface Latencies {
   link: number;
 }
 
-type MediumFault = 'ok' | 'transient' | 'broken';
+/**
+ * A node's medium I/O: 'transient' fails half the writes, 'broken' fails all of them for good,
+ * 'full' fails them as a full quota does (not broken: retrying later may work).
+ */
+type MediumFault = 'ok' | 'transient' | 'broken' | 'full';
 
 interface Process {
   readonly id: NodeId;
@@ -119,6 +123,8 @@ export class World {
   mediumQuota = Number.POSITIVE_INFINITY;
   /** The next message from `from` carrying records arrives with one byte flipped. */
   readonly corruptNextMirror = new Set<NodeId>();
+  /** Sees every message as it is sent (tests watch the wire with it). */
+  onSend?: (from: NodeId, to: NodeId, message: unknown) => void;
   /** Extra milliseconds on every message a node sends (a congested link). */
   readonly linkDelay = new Map<NodeId, number>();
   /** Records ("volume:lsn:epoch") one stored copy of which was damaged: never damage a second. */
@@ -288,6 +294,7 @@ export class World {
 
   #send(from: NodeId, to: NodeId, message: unknown): boolean {
     if (!this.#connected(from, to)) return false;
+    this.onSend?.(from, to, message);
     const channel = this.#channel(from, to);
     const generation = channel.generation;
     let delivered = message;
@@ -431,6 +438,7 @@ export class World {
     const fault = this.processes.get(node)?.mediumFault ?? 'ok';
     if (fault === 'broken') return new MediumError(`medium I/O of ${node} is broken`, { permanent: true });
     if (fault === 'transient' && this.rng.chance(0.5)) return new MediumError(`medium I/O of ${node} failed`, { permanent: false });
+    if (fault === 'full') return new MediumError(`medium of ${node} is full`, { permanent: false, quota: true });
     return undefined;
   }
 

@@ -52,9 +52,16 @@ class SkipChecksum extends Node {
   }
 }
 
-export const BROKEN_VARIANTS: Record<string, MakeNode> = {
-  'acks before the mirror holds the record': withVolume(AckBeforeMirror),
-  'accepts new ops before replay completes': (ports, options) => new ServeBeforeReplay(ports, options),
-  'a fenced owner keeps flushing': withVolume(ZombieFlusher),
-  'skips the checksum check': (ports, options) => new SkipChecksum(ports, options),
+export interface BrokenVariant {
+  readonly makeNode: MakeNode;
+  /** The violation the simulator must report: the invariant this variant breaks. */
+  readonly breaks: RegExp;
+}
+
+export const BROKEN_VARIANTS: Record<string, BrokenVariant> = {
+  // Its early acks die with the owner's storage: the next owner hands their LSNs to other ops.
+  'acks before the mirror holds the record': { makeNode: withVolume(AckBeforeMirror), breaks: /^invariant [12]:/ },
+  'accepts new ops before replay completes': { makeNode: (ports, options) => new ServeBeforeReplay(ports, options), breaks: /^invariant 2:/ },
+  'a fenced owner keeps flushing': { makeNode: withVolume(ZombieFlusher), breaks: /^invariant 3:/ },
+  'skips the checksum check': { makeNode: (ports, options) => new SkipChecksum(ports, options), breaks: /^(invariant 4:|volume \d+ LSN \d+: the medium could not apply)/ },
 };
