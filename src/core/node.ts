@@ -70,8 +70,10 @@ export class Node {
   /** Set by leave(): adopt nothing more, and let the timers run out. */
   #leaving = false;
   #rebalancing = false;
-  /** No rebalancing before this: a hand-over the target did not take must not repeat at once. */
+  /** No rebalancing before this. */
   #rebalanceAfter = 0;
+  /** When this node last handed each volume over, to notice one that came back. */
+  #handedOver = new Map<number, number>();
   #listeners = new Set<(event: NodeEvent) => void>();
   #host: OwnerHost;
 
@@ -159,6 +161,11 @@ export class Node {
 
   protected serve(volume: number, adopted: Adopted, lock: HeldLock): OwnedVolume {
     if (lock.lost) throw new NodeError('EFENCED', `volume ${volume}: lost the lock before serving`, { volume });
+    const now = this.ports.clock.now();
+    if (now - (this.#handedOver.get(volume) ?? Number.NEGATIVE_INFINITY) < 5 * this.options.sweepMs) {
+      // We handed it over and got it back: the target could not take it. Do not try again soon.
+      this.#rebalanceAfter = now + 10 * this.options.sweepMs;
+    }
     const owned = this.ownedVolume(this.#host, volume, adopted, lock);
     this.#owned.set(volume, owned);
     this.#keeper.forget(volume, adopted.epoch);
@@ -458,8 +465,10 @@ export class Node {
     const movable = [...this.#owned.values()].filter((v) => v.serving && !v.degraded);
     if (!target || this.#owned.size - fewest < 2 || movable.length === 0) return;
     this.#rebalancing = true;
-    this.#rebalanceAfter = now + 10 * this.options.sweepMs;
-    void this.#handOver(movable.at(-1)!, target).finally(() => (this.#rebalancing = false));
+    this.#rebalanceAfter = now + 2 * this.options.sweepMs;
+    const owned = movable.at(-1)!;
+    this.#handedOver.set(owned.volume, now);
+    void this.#handOver(owned, target).finally(() => (this.#rebalancing = false));
   }
 
   async #handOver(owned: OwnedVolume, target: NodeId | undefined): Promise<void> {
