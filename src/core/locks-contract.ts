@@ -56,15 +56,16 @@ export function locksContract(): LocksCase[] {
         const { a, b, tick } = await make();
         const name = fresh();
         const held = (await a.tryAcquire(name))!;
-        const got: { lock?: HeldLock } = {};
-        const wait = b.wait(name);
-        void wait.granted.then((lock) => (got.lock = lock));
+        let granted: HeldLock | undefined;
+        const grant = () => granted; // read through a call: the callback below assigns it later
+        void b.wait(name).granted.then((lock) => (granted = lock));
         await tick();
-        check(got.lock === undefined, 'a wait was granted while the lock was held');
+        check(grant() === undefined, 'a wait was granted while the lock was held');
         held.release();
         await tick();
-        check(got.lock !== undefined && !got.lock.lost, 'a wait was not granted after the release');
-        got.lock.release();
+        const lock = grant();
+        check(lock !== undefined && !lock.lost, 'a wait was not granted after the release');
+        lock.release();
       },
     },
     {
