@@ -8,11 +8,18 @@ import * as esbuild from 'esbuild';
 
 export const root = new URL('..', import.meta.url).pathname;
 
-/** Bundles `entries` (paths from the project root) into `outdir`, with the WebAssembly beside them. */
+/**
+ * Bundles `entries` into `outdir`, with the WebAssembly beside them. Entries are paths from the
+ * project root, or { out: path } to name the output (a worker must sit next to the page script
+ * that starts it with `new URL('./name.js', import.meta.url)`).
+ */
 export async function bundle(entries, outdir) {
   mkdirSync(outdir, { recursive: true });
+  const entryPoints = Array.isArray(entries)
+    ? entries.map((entry) => join(root, entry))
+    : Object.entries(entries).map(([out, entry]) => ({ out, in: join(root, entry) }));
   await esbuild.build({
-    entryPoints: entries.map((entry) => join(root, entry)),
+    entryPoints,
     outdir,
     bundle: true,
     format: 'esm',

@@ -40,17 +40,21 @@ class WebLock implements HeldLock {
 
 export class WebLocks implements Locks {
   #locks: LockManager;
+  #prefix: string;
 
-  constructor(locks: LockManager = navigator.locks) {
+  /** Lock names get `scope` in front, so that clusters sharing an origin never meet. */
+  constructor(scope = '', locks: LockManager = navigator.locks) {
     this.#locks = locks;
+    this.#prefix = scope ? `${scope}/` : '';
   }
 
   /** Requests `name`; resolves with a held lock (or null when `ifAvailable` and it is taken). */
   #request(name: string, options: LockOptions): Promise<WebLock | null> {
+    const scoped = this.#prefix + name;
     return new Promise<WebLock | null>((resolve, reject) => {
       let held: WebLock | undefined;
       this.#locks
-        .request(name, options, (lock) => {
+        .request(scoped, options, (lock) => {
           if (!lock) {
             resolve(null);
             return undefined;
