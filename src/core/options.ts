@@ -28,6 +28,12 @@ export interface NodeOptions {
   readonly groupMaxRecords: number;
   /** Op ids remembered per volume, so a retried op is recognised. */
   readonly dedupWindow: number;
+  /**
+   * Most bytes of unflushed records an owner keeps per volume (in memory and in its journal).
+   * Past it new ops wait for the flusher (backpressure), and fail with ETIMEDOUT after
+   * `opTimeoutMs` — they are never dropped.
+   */
+  readonly journalCapBytes: number;
 }
 
 export const DEFAULT_OPTIONS: Omit<NodeOptions, 'volumes'> = {
@@ -44,6 +50,7 @@ export const DEFAULT_OPTIONS: Omit<NodeOptions, 'volumes'> = {
   batchMaxBytes: 1 << 20,
   groupMaxRecords: 64,
   dedupWindow: 65_536,
+  journalCapBytes: 64 * 1024 * 1024,
 };
 
 export function withDefaults(options: Partial<NodeOptions> & Pick<NodeOptions, 'volumes'>): NodeOptions {

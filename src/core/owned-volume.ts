@@ -82,6 +82,10 @@ export class OwnedVolume {
   #flushing = false;
   #flushFailures = 0;
   #trims: Promise<void> = Promise.resolve();
+  /** Frame bytes of the unflushed records: held under journalCapBytes. */
+  #unflushedBytes = 0;
+  /** Ops waiting for room under the journal cap. */
+  #room: Array<() => void> = [];
   /** Called when no record is left to flush (a drain waits on it), or when the volume ends. */
   #onDrained: Array<() => void> = [];
 
@@ -126,10 +130,33 @@ export class OwnedVolume {
     const seen = this.#seen.get(opId);
     if (seen !== undefined) return typeof seen === 'number' ? seen : seen.done;
     while (this.#state === 'repairing') await new Promise<void>((resume) => this.#waiting.push(resume));
+    await this.#roomUnderCap();
     if (!this.acceptsOps()) throw new NodeError('ENOTOWNER', `volume ${this.volume} is no longer owned here`, { volume: this.volume });
     const again = this.#seen.get(opId);
     if (again !== undefined) return typeof again === 'number' ? again : again.done;
     return this.#assign(op, opId).done;
+  }
+
+  /** Backpressure: waits while unflushed records fill the journal cap; fails after opTimeoutMs. */
+  async #roomUnderCap(): Promise<void> {
+    const { journalCapBytes, opTimeoutMs } = this.#host.options;
+    const deadline = this.#host.ports.clock.now() + opTimeoutMs;
+    while (this.#unflushedBytes >= journalCapBytes && this.acceptsOps()) {
+      const left = deadline - this.#host.ports.clock.now();
+      if (left <= 0) {
+        throw new NodeError('ETIMEDOUT', `volume ${this.volume}: the journal is full (${this.#unflushedBytes} bytes waiting to be flushed); the op was not accepted`, {
+          volume: this.volume,
+          unflushedBytes: this.#unflushedBytes,
+        });
+      }
+      await new Promise<void>((resume) => {
+        const timer = this.#host.ports.clock.after(left, resume);
+        this.#room.push(() => {
+          timer.cancel();
+          resume();
+        });
+      });
+    }
   }
 
   /** Whether new ops may get an LSN now. (A variant in the simulator's teeth tests overrides it.) */
@@ -143,6 +170,7 @@ export class OwnedVolume {
     this.#nextLsn++;
     const record: Pending = { lsn, opId, op, frame, journaled: false, acked: false, ...deferred() };
     this.#records.push(record);
+    this.#unflushedBytes += frame.length;
     this.#group.push(record);
     this.#remember(opId, record);
     if (!this.#groupScheduled) {
@@ -234,6 +262,7 @@ export class OwnedVolume {
     this.#journalFailed = undefined;
     const keep = this.#records.findIndex((r) => !r.journaled);
     const failed = keep < 0 ? [] : this.#records.splice(keep);
+    this.#freed(failed);
     const code: NodeErrorCode = error instanceof NodeError ? error.code : 'EIO';
     for (const record of failed) {
       this.#seen.delete(record.opId);
@@ -346,10 +375,16 @@ export class OwnedVolume {
     this.#flushFailures = 0;
     const last = batch.at(-1)!.lsn;
     this.#applied = last;
-    this.#records.splice(0, batch.length);
+    this.#freed(this.#records.splice(0, batch.length));
     for (const item of batch) this.#seen.set(item.opId, item.lsn);
     this.#trim(last);
     return true;
+  }
+
+  /** Records left the journal's unflushed set: wake ops waiting for room. */
+  #freed(records: readonly Pending[]): void {
+    for (const record of records) this.#unflushedBytes -= record.frame.length;
+    for (const resume of this.#room.splice(0)) resume();
   }
 
   #trim(upTo: number): void {
@@ -421,6 +456,7 @@ export class OwnedVolume {
     for (const record of this.#records) {
       if (!record.acked) record.reject(new NodeError(code, `volume ${this.volume} moved to another node; retry there`, { volume: this.volume }));
     }
+    this.#freed(this.#records);
     this.#records = [];
     this.#group = [];
     for (const resume of this.#waiting.splice(0)) resume();

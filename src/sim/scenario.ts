@@ -57,8 +57,13 @@ export async function run(options: RunOptions): Promise<RunResult> {
     node: {},
   });
   const { rng, scheduler, world, nodes } = cluster;
-  // Half the runs mirror after the journal instead of beside it; some hold acks without a mirror.
-  const settings = { mirrorConcurrently: rng.chance(0.5), requireMirror: rng.chance(0.25) };
+  // Half the runs mirror after the journal instead of beside it; some hold acks without a mirror;
+  // some have a journal cap small enough for backpressure to bite.
+  const settings = {
+    mirrorConcurrently: rng.chance(0.5),
+    requireMirror: rng.chance(0.25),
+    ...(rng.chance(0.2) ? { journalCapBytes: 16_384 } : {}),
+  };
   Object.assign(cluster.nodeOptions, settings);
   const note = (line: string) => cluster.note(line);
   const faults: RunResult['stats']['faults'] = {};
@@ -223,7 +228,7 @@ export async function run(options: RunOptions): Promise<RunResult> {
   world.corruptNextMirror.clear();
   // Two nodes at least: with a mirror required, a lone owner rightly holds its acks.
   while (liveNodes().length < 2) startNode();
-  note(`healed (mirror ${settings.mirrorConcurrently ? 'beside' : 'after'} the journal${settings.requireMirror ? ', mirror required' : ''}); settling`);
+  note(`healed (${JSON.stringify(settings)}); settling`);
   const violations = await cluster.finish();
 
   return {

@@ -249,6 +249,28 @@ describe('owner lost: takeover (claims 2, 7, 10, 15, 20, 28, 32–36, 38–41)',
   });
 });
 
+describe('backpressure', () => {
+  test('past the journal cap new ops wait, then fail with ETIMEDOUT; nothing acked is dropped', async () => {
+    const sim = await cluster(2, { journalCapBytes: 10_000, opTimeoutMs: 2000 });
+    const { owner } = roles(sim);
+    sim.world.setMediumFault(owner, 'full'); // nothing flushes: the journal fills
+    const big = (i: number) => write(`/big${i}`, String(i).repeat(4000));
+    const first = [0, 1, 2].map((i) => sim.submit(owner, 1, big(i)));
+    await acked(sim, first);
+    const refused = sim.submit(owner, 1, big(3));
+    await sim.run(1000);
+    assert.equal(refused.lsn, undefined, 'accepted past the cap');
+    assert.equal(refused.error, undefined, 'gave up before opTimeoutMs');
+    await sim.run(1500);
+    const error: unknown = refused.error;
+    assert.ok(error instanceof NodeError && error.code === 'ETIMEDOUT', String(error));
+    sim.world.setMediumFault(owner, 'ok');
+    assert.ok(await sim.runUntil(() => [0, 1, 2].every((i) => fileText(sim, `/big${i}`) === String(i).repeat(4000))));
+    await acked(sim, [sim.submit(owner, 1, big(4))]);
+    await noViolations(sim);
+  });
+});
+
 describe('recovery, hand-over and balance', () => {
   test('after every node stopped, the next node to start recovers every acked op from the stores left behind', async () => {
     const sim = await cluster(2);
