@@ -375,14 +375,18 @@ export class World {
   // Stores
 
   #storeFor(node: NodeId, owner: NodeId, kind: 'journal' | 'mirror'): RecordStore {
-    const store = () => this.stores.get(owner)![kind];
+    // A node that never ran has no stores: reads find nothing (and make none), a write makes them.
+    const store = (make = false) => {
+      if (make && !this.stores.has(owner)) this.stores.set(owner, { journal: new MemoryStore(), mirror: new MemoryStore() });
+      return this.stores.get(owner)?.[kind] ?? new MemoryStore();
+    };
     const latency = this.latencies.store;
     return {
       put: (records) => this.io(node, latency, () => {
         if (this.processes.get(node)?.storeQuota) {
           throw new MediumError(`${kind} of ${owner}: quota exceeded`, { permanent: false, quota: true });
         }
-        for (const record of records) store().records.set(MemoryStore.key(record.volume, record.lsn), record);
+        for (const record of records) store(true).records.set(MemoryStore.key(record.volume, record.lsn), record);
       }),
       list: (volume) => this.io(node, latency, () => store().sorted(volume)),
       deleteRange: (volume, from, to) => this.io(node, latency, () => {
