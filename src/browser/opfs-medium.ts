@@ -1,0 +1,146 @@
+// The medium port on OPFS, page side: every call goes to a dedicated worker (opfs-worker.ts),
+// where sync access handles exist, through comlink; errors come back as plain
+// `{ name, code, message, data }` objects and are rethrown here as FencedError / MediumError.
+import { wrap, type Remote } from 'comlink';
+import type { LsnOp, Medium, VolumeState } from '../core/ports.js';
+import { FencedError, MediumError, NodeError } from '../errors.js';
+import type { Access, EntryStat, FaultKind, MediumWorker, WireError } from './opfs-worker.js';
+
+export type { Access, EntryStat, FaultKind } from './opfs-worker.js';
+
+export interface OpfsMediumOptions {
+  /** The cluster's name: its volumes live under `tandemfs/<cluster>/` in OPFS. */
+  readonly cluster: string;
+  /** A worker running opfs-worker.ts, for hosts that build or place it themselves. */
+  readonly worker?: Worker;
+  /** 'auto' (the default) uses sync access handles where the worker has them. */
+  readonly access?: Access | 'auto';
+}
+
+export class OpfsMedium implements Medium {
+  readonly #worker: Worker;
+  readonly #remote: Remote<MediumWorker>;
+  readonly #access: Access;
+  /** Rejecters of the calls in flight, so that close() can end them: a dead worker never answers. */
+  readonly #inFlight = new Set<(error: Error) => void>();
+  #closed = false;
+
+  private constructor(worker: Worker, remote: Remote<MediumWorker>, access: Access) {
+    this.#worker = worker;
+    this.#remote = remote;
+    this.#access = access;
+  }
+
+  static async create({ cluster, worker: given, access = 'auto' }: OpfsMediumOptions): Promise<OpfsMedium> {
+    if (cluster === '' || cluster === '.' || cluster === '..' || /[/\\]/.test(cluster)) {
+      given?.terminate();
+      throw new NodeError('EINVAL', `cluster name ${JSON.stringify(cluster)} is not a valid OPFS directory name`);
+    }
+    const worker = given ?? startWorker();
+    const remote = wrap<MediumWorker>(worker);
+    // A worker that fails to load fires `error` and never answers: race the first call against it.
+    const failed = new Promise<never>((_, reject) => {
+      worker.addEventListener('error', (event) => reject(new MediumError(`the OPFS worker failed to start: ${messageOf(event)}`, { permanent: true })), { once: true });
+    });
+    try {
+      return new OpfsMedium(worker, remote, await Promise.race([remote.open(cluster, access), failed]));
+    } catch (error) {
+      worker.terminate();
+      throw typed(error);
+    }
+  }
+
+  /** Which file access the worker uses. */
+  get access(): Access {
+    return this.#access;
+  }
+
+  state(volume: number): Promise<VolumeState> {
+    return this.#call((remote) => remote.state(volume));
+  }
+
+  claim(volume: number, epoch: number, base: number): Promise<VolumeState> {
+    return this.#call((remote) => remote.claim(volume, epoch, base));
+  }
+
+  apply(volume: number, epoch: number, ops: readonly LsnOp[]): Promise<void> {
+    return this.#call((remote) => remote.apply(volume, epoch, ops));
+  }
+
+  /** Up to `length` bytes of a file from `offset`; undefined when no file is at `path`. */
+  read(volume: number, path: string, offset = 0, length = Infinity): Promise<Uint8Array | undefined> {
+    return this.#call((remote) => remote.read(volume, path, offset, length));
+  }
+
+  stat(volume: number, path: string): Promise<EntryStat | undefined> {
+    return this.#call((remote) => remote.stat(volume, path));
+  }
+
+  /** The sorted names in a directory; undefined when no directory is at `path`. */
+  list(volume: number, path: string): Promise<string[] | undefined> {
+    return this.#call((remote) => remote.list(volume, path));
+  }
+
+  /** Fault injection for tests of the owner's failure paths: the next `count` applies fail. */
+  failNext(count: number, kind: FaultKind): Promise<void> {
+    return this.#call((remote) => remote.failNext(count, kind));
+  }
+
+  /**
+   * Stops the worker at once, as a crashed tab would: its Web Locks are released, its file handles
+   * freed shortly after, and calls in flight fail with a permanent MediumError.
+   */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#worker.terminate();
+    for (const reject of this.#inFlight) reject(closedError());
+    this.#inFlight.clear();
+  }
+
+  async #call<T>(run: (remote: Remote<MediumWorker>) => Promise<T>): Promise<T> {
+    if (this.#closed) throw closedError();
+    let reject: (error: Error) => void = () => {};
+    const closed = new Promise<never>((_, fail) => (reject = fail));
+    this.#inFlight.add(reject);
+    try {
+      return await Promise.race([run(this.#remote), closed]);
+    } catch (error) {
+      throw typed(error);
+    } finally {
+      this.#inFlight.delete(reject);
+    }
+  }
+}
+
+/**
+ * The worker beside this module. `new URL('./opfs-worker.js', import.meta.url)` is the form that
+ * built output and bundlers understand, but a dev server that compiles TypeScript on request
+ * (web-test-runner's esbuild plugin) serves this module as `opfs-medium.ts` and has no
+ * `opfs-worker.js` to serve (it maps `.js` to `.ts` only in import statements, not in URLs): so
+ * the worker takes the extension this module was loaded with.
+ */
+function startWorker(): Worker {
+  if (new URL(import.meta.url).pathname.endsWith('.ts')) return new Worker(new URL('./opfs-worker.ts', import.meta.url), { type: 'module' });
+  return new Worker(new URL('./opfs-worker.js', import.meta.url), { type: 'module' });
+}
+
+/** The typed error for a WireError from the worker; anything else as it is. */
+function typed(error: unknown): unknown {
+  if (!isWireError(error)) return error;
+  const { code, message, data } = error;
+  if (code === 'EFENCED') return new FencedError(Number(data.volume), Number(data.epoch), Number(data.current));
+  return new MediumError(message, { ...data, permanent: data.permanent === true });
+}
+
+function isWireError(error: unknown): error is WireError {
+  return typeof error === 'object' && error !== null && !(error instanceof Error) && typeof (error as WireError).code === 'string';
+}
+
+function closedError(): MediumError {
+  return new MediumError('the OPFS medium is closed', { permanent: true });
+}
+
+function messageOf(event: Event): string {
+  return event instanceof ErrorEvent ? event.message : 'the script could not be loaded';
+}

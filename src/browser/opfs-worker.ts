@@ -1,0 +1,806 @@
+// The medium's file work, in a dedicated module worker: OPFS through sync access handles (the fast
+// path; they exist only in dedicated workers), or through writables where those are missing.
+// The page side is OpfsMedium (opfs-medium.ts), which talks to this worker with comlink.
+//
+// Layout under the OPFS root, for a cluster C and a volume V:
+//   tandemfs/C/vV/         the volume's files and directories ("/" of the volume)
+//   tandemfs/C/vV.state.a  the volume's state (epoch, applied, epochs, file times, a pending
+//   tandemfs/C/vV.state.b  directory rename), in two slots: see "Volume state" below
+//
+// Every claim and apply of a volume runs inside the Web Lock `tandemfs:medium:C:V`. Web Locks are
+// origin-wide, so a claim from another tab waits for an apply in progress here, and the epoch the
+// apply checked cannot change under it: that is what makes fencing hold across tabs. A context
+// that dies loses its locks, and its file handles are freed some 25–65 ms later, which is why
+// opening a file retries while another context still holds it.
+import { expose, transfer } from 'comlink';
+import type { EpochStart, LsnOp, VolumeState } from '../core/ports.js';
+import { FencedError, MediumError, TandemError } from '../errors.js';
+import type { Op } from '../record/types.js';
+import { openWritable } from './opfs-writable.js';
+
+/** How files are written: sync access handles, or the writable fallback. */
+export type Access = 'sync' | 'writable';
+
+/** What `failNext` makes the next applies fail with. */
+export type FaultKind = 'io' | 'quota' | 'broken';
+
+export interface EntryStat {
+  readonly kind: 'file' | 'directory';
+  /** Bytes for a file; 0 for a directory. */
+  readonly size: number;
+  readonly atimeMs: number;
+  readonly mtimeMs: number;
+}
+
+/** An error as it crosses to the page: a TandemError's fields, rebuilt there as the typed error. */
+export interface WireError {
+  readonly name: string;
+  readonly code: string;
+  readonly message: string;
+  readonly data: Readonly<Record<string, unknown>>;
+}
+
+/** One file opened for the length of a batch. */
+export interface FileAccess {
+  /** Writes `data` at `at`, zero-filling any gap after the end of the file. */
+  write(data: Uint8Array, at: number): Promise<void>;
+  truncate(size: number): Promise<void>;
+  /** Makes every change durable and releases the file to other contexts. */
+  commit(): Promise<void>;
+  /** Releases the file after a failure. */
+  abandon(): Promise<void>;
+}
+
+// The sync access handle and `move()` are missing from TypeScript's DOM lib (they are in its
+// WebWorker lib, which cannot share a program with the DOM lib this project compiles against).
+interface SyncAccessHandle {
+  write(data: Uint8Array, options: { at: number }): number;
+  truncate(size: number): void;
+  flush(): void;
+  close(): void;
+}
+
+interface WorkerFileHandle extends FileSystemFileHandle {
+  createSyncAccessHandle(): Promise<SyncAccessHandle>;
+  /** Chromium moves files (replacing a file at the target) but has no move() for directories. */
+  move(parent: FileSystemDirectoryHandle, name: string): Promise<void>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The worker's API
+
+export class MediumWorker {
+  #cluster = '';
+  #clusterDir: FileSystemDirectoryHandle | undefined;
+  #access: Access = 'sync';
+  #faults: { left: number; kind: FaultKind } = { left: 0, kind: 'io' };
+
+  /** Binds the worker to a cluster; 'auto' takes sync access handles where they exist. */
+  open(cluster: string, access: Access | 'auto'): Promise<Access> {
+    return overWire(async () => {
+      const root = await navigator.storage.getDirectory();
+      const tandem = await root.getDirectoryHandle('tandemfs', { create: true });
+      this.#clusterDir = await tandem.getDirectoryHandle(cluster, { create: true });
+      this.#cluster = cluster;
+      const hasSync = 'createSyncAccessHandle' in FileSystemFileHandle.prototype;
+      this.#access = access === 'auto' ? (hasSync ? 'sync' : 'writable') : access;
+      return this.#access;
+    });
+  }
+
+  state(volume: number): Promise<VolumeState> {
+    // No lock: a state write in progress elsewhere leaves the previous slot intact to read.
+    return overWire(async () => publicState(await this.#slots(volume).read()));
+  }
+
+  claim(volume: number, epoch: number, base: number): Promise<VolumeState> {
+    return overWire(() =>
+      this.#locked(volume, async () => {
+        const slots = this.#slots(volume);
+        const state = await slots.read();
+        if (epoch <= state.epoch) throw new FencedError(volume, epoch, state.epoch);
+        await this.#finishPendingRename(volume, slots);
+        const next: StoredState = { ...slots.state, epoch, epochs: [...state.epochs, { epoch, base }] };
+        await slots.write(next);
+        return publicState(next);
+      }),
+    );
+  }
+
+  apply(volume: number, epoch: number, ops: readonly LsnOp[]): Promise<void> {
+    return overWire(() =>
+      this.#locked(volume, async () => {
+        const slots = this.#slots(volume);
+        const state = await slots.read();
+        if (epoch !== state.epoch) throw new FencedError(volume, epoch, state.epoch);
+        await this.#finishPendingRename(volume, slots);
+        const fresh = ops.filter(({ lsn }) => lsn > state.applied);
+        const last = fresh.at(-1);
+        if (!last) return;
+        this.#takeFault();
+        const batch = new Batch(await this.#volumeRoot(volume), this.#opener(), slots.state.times, (pending, times) =>
+          slots.write({ ...slots.state, times, pending }),
+        );
+        try {
+          for (const op of coalesce(fresh.map((item) => item.op))) await batch.apply(op);
+          await batch.commit();
+        } catch (error) {
+          await batch.abandon();
+          throw error;
+        }
+        // Only now, with every touched file flushed, may the batch count as applied.
+        await slots.write({ ...slots.state, applied: last.lsn, times: batch.times(), pending: undefined });
+      }),
+    );
+  }
+
+  /** Up to `length` bytes of a file from `offset`; undefined when no file is at `path`. */
+  read(volume: number, path: string, offset: number, length: number): Promise<Uint8Array | undefined> {
+    return overWire(async () => {
+      const entry = await this.#find(volume, path);
+      if (entry?.kind !== 'file') return undefined;
+      const file = await entry.getFile();
+      const start = Math.min(offset, file.size);
+      const bytes = new Uint8Array(await file.slice(start, Math.min(start + length, file.size)).arrayBuffer());
+      return transfer(bytes, [bytes.buffer]);
+    });
+  }
+
+  /**
+   * What is at `path`. Times set by ops are kept in the volume state (OPFS cannot set times);
+   * a file without them reports its OPFS lastModified, a directory without them 0.
+   */
+  stat(volume: number, path: string): Promise<EntryStat | undefined> {
+    return overWire(async () => {
+      const entry = await this.#find(volume, path);
+      if (!entry) return undefined;
+      const times = (await this.#slots(volume).read()).times[canonical(components(path))];
+      if (entry.kind === 'directory') return { kind: 'directory', size: 0, atimeMs: times?.atimeMs ?? 0, mtimeMs: times?.mtimeMs ?? 0 };
+      const file = await entry.getFile();
+      const atimeMs = times?.atimeMs ?? file.lastModified;
+      return { kind: 'file', size: file.size, atimeMs, mtimeMs: times?.mtimeMs ?? file.lastModified };
+    });
+  }
+
+  /** The sorted names in a directory; undefined when no directory is at `path`. */
+  list(volume: number, path: string): Promise<string[] | undefined> {
+    return overWire(async () => {
+      const entry = await this.#find(volume, path);
+      if (entry?.kind !== 'directory') return undefined;
+      const names: string[] = [];
+      for await (const name of entry.keys()) names.push(name);
+      return names.sort();
+    });
+  }
+
+  /** Fault injection for tests: the next `count` applies fail, before touching any file. */
+  failNext(count: number, kind: FaultKind): void {
+    this.#faults = { left: count, kind };
+  }
+
+  #takeFault(): void {
+    if (this.#faults.left === 0) return;
+    this.#faults.left -= 1;
+    const { kind } = this.#faults;
+    if (kind === 'broken') throw new MediumError('injected fault: broken I/O', { permanent: true, injected: true });
+    throw new DOMException(`injected fault: ${kind}`, kind === 'quota' ? 'QuotaExceededError' : 'UnknownError');
+  }
+
+  #locked<T>(volume: number, work: () => Promise<T>): Promise<T> {
+    return navigator.locks.request(`tandemfs:medium:${this.#cluster}:${volume}`, work);
+  }
+
+  #slots(volume: number): StateSlots {
+    return new StateSlots(this.#clusterRoot(), `v${volume}`, this.#opener());
+  }
+
+  #clusterRoot(): FileSystemDirectoryHandle {
+    if (!this.#clusterDir) throw new MediumError('the OPFS medium worker was not opened', { permanent: true });
+    return this.#clusterDir;
+  }
+
+  #volumeRoot(volume: number): Promise<FileSystemDirectoryHandle> {
+    return this.#clusterRoot().getDirectoryHandle(`v${volume}`, { create: true });
+  }
+
+  /** The entry at `path`; a volume's root always exists, even before its first write. */
+  async #find(volume: number, path: string): Promise<FileSystemHandleUnion | undefined> {
+    const names = components(path);
+    const name = names.pop();
+    if (name === undefined) return this.#volumeRoot(volume);
+    const root = await childDirectory(this.#clusterRoot(), `v${volume}`, false);
+    const parent = root && (await walk(root, names, false));
+    return parent && (await entryOf(parent, name));
+  }
+
+  #opener(): (file: FileSystemFileHandle) => Promise<FileAccess> {
+    return this.#access === 'sync' ? openSync : openWritable;
+  }
+
+  /**
+   * Finishes a directory rename that a crash or an I/O failure cut short (its marker is in the
+   * state), then clears the marker: the rename becomes whole before anything else touches the
+   * volume, and a later op that makes its source path again is not swept into its target.
+   */
+  async #finishPendingRename(volume: number, slots: StateSlots): Promise<void> {
+    const { pending } = slots.state;
+    if (!pending) return;
+    await moveDirectory(await this.#volumeRoot(volume), components(pending.from), components(pending.to));
+    await slots.write({ ...slots.state, pending: undefined });
+  }
+}
+
+type FileSystemHandleUnion = FileSystemFileHandle | FileSystemDirectoryHandle;
+
+// ---------------------------------------------------------------------------------------------
+// Errors across the worker boundary
+
+/**
+ * Runs one API call and turns any error into a plain WireError: comlink clones a thrown Error to
+ * a bare Error (no code, no data), but passes a thrown plain object through as it is.
+ */
+async function overWire<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    const wire: WireError = (error instanceof TandemError ? error : asMediumError(error)).toJSON();
+    throw wire;
+  }
+}
+
+function asMediumError(error: unknown): MediumError {
+  const name = error instanceof Error ? error.name : 'Error';
+  const message = error instanceof Error ? error.message : String(error);
+  if (name === 'QuotaExceededError') return new MediumError(`OPFS quota exceeded: ${message}`, { permanent: false, quota: true, name });
+  return new MediumError(`OPFS I/O failed: ${name}: ${message}`, { permanent: false, name });
+}
+
+function nameOf(error: unknown): string | undefined {
+  return error instanceof Error ? error.name : undefined;
+}
+
+// ---------------------------------------------------------------------------------------------
+// File access
+
+/** Sync access handles: writes land in the file at once; `flush()` makes them durable. */
+async function openSync(file: FileSystemFileHandle): Promise<FileAccess> {
+  const handle = await (file as WorkerFileHandle).createSyncAccessHandle();
+  return {
+    async write(data, at) {
+      const written = handle.write(data, { at });
+      if (written !== data.length) throw new MediumError(`short write: ${written} of ${data.length} bytes`, { permanent: false });
+    },
+    async truncate(size) {
+      handle.truncate(size);
+    },
+    async commit() {
+      try {
+        handle.flush();
+      } finally {
+        handle.close(); // a handle left open would lock this worker itself out of the file
+      }
+    },
+    async abandon() {
+      handle.close();
+    },
+  };
+}
+
+const BUSY_LIMIT_MS = 2_000;
+
+/**
+ * Runs `attempt` until no other context holds the file: a sync access handle is exclusive across
+ * the origin, and a crashed tab's handles are freed only 25–65 ms after its death. Past ~2 s it
+ * gives up with a transient MediumError (the owner retries the flush).
+ */
+async function whenFree<T>(what: string, attempt: () => Promise<T>): Promise<T> {
+  const start = performance.now();
+  for (let delay = 1; ; delay = Math.min(delay * 2, 128)) {
+    try {
+      return await attempt();
+    } catch (error) {
+      if (nameOf(error) !== 'NoModificationAllowedError') throw error;
+      if (performance.now() - start + delay > BUSY_LIMIT_MS) {
+        throw new MediumError(`${what} is held by another context`, { permanent: false, busy: true });
+      }
+      await sleep(delay);
+    }
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Volume state
+
+interface Times {
+  atimeMs?: number;
+  mtimeMs?: number;
+}
+
+/** A directory rename under way: its target was cleared and its entries are being moved. */
+interface PendingRename {
+  readonly from: string;
+  readonly to: string;
+}
+
+interface StoredState {
+  readonly epoch: number;
+  readonly applied: number;
+  readonly epochs: readonly EpochStart[];
+  /** Times set by ops, by canonical path. */
+  readonly times: Readonly<Record<string, Times>>;
+  readonly pending?: PendingRename | undefined;
+}
+
+const FRESH: StoredState = { epoch: 0, applied: 0, epochs: [], times: {} };
+
+function publicState({ epoch, applied, epochs }: StoredState): VolumeState {
+  return { epoch, applied, epochs };
+}
+
+// A slot: magic u32 | version u32 | sequence u64 | body length u32 | CRC32C u32 | body (JSON),
+// little-endian; the CRC32C covers the first 20 bytes and the body.
+const SLOT_MAGIC = 0x5353_4654; // "TFSS"
+const SLOT_VERSION = 1;
+const SLOT_HEADER = 24;
+const SLOT_NAMES = ['a', 'b'] as const;
+type SlotName = (typeof SLOT_NAMES)[number];
+
+/** A slot's content; `slot` is undefined for a volume without a state yet. */
+interface Slot {
+  readonly slot: SlotName | undefined;
+  readonly sequence: number;
+  readonly state: StoredState;
+}
+
+const NO_SLOT: Slot = { slot: undefined, sequence: 0, state: FRESH };
+
+/**
+ * A volume's state in two slots, each with a sequence number and a CRC32C. A write goes to the
+ * slot that does NOT hold the newest valid state, with the next sequence number, and is flushed;
+ * a reader takes the valid slot with the highest sequence. That is atomic without a rename: until
+ * the new slot is complete, its CRC32C fails (or its sequence is the older one) and readers get
+ * the previous state, which no write ever touches; once it is complete, they get the new one. A
+ * crash mid-write therefore leaves the old state or the new one, never a mixture.
+ */
+class StateSlots {
+  readonly #dir: FileSystemDirectoryHandle;
+  readonly #prefix: string;
+  readonly #open: (file: FileSystemFileHandle) => Promise<FileAccess>;
+  #newest: Slot = NO_SLOT;
+
+  constructor(dir: FileSystemDirectoryHandle, prefix: string, open: (file: FileSystemFileHandle) => Promise<FileAccess>) {
+    this.#dir = dir;
+    this.#prefix = prefix;
+    this.#open = open;
+  }
+
+  /** The state as last read or written through this object. */
+  get state(): StoredState {
+    return this.#newest.state;
+  }
+
+  async read(): Promise<StoredState> {
+    for (let attempt = 1; ; attempt += 1) {
+      const found = await Promise.all(SLOT_NAMES.map((slot) => this.#readSlot(slot)));
+      const valid = found.filter((slot) => typeof slot === 'object');
+      // One damaged slot beside a missing one is a first write that never completed: no state yet.
+      if (valid.length > 0 || !found.every((slot) => slot === 'damaged')) {
+        this.#newest = valid.reduce<Slot>((a, b) => (b.sequence > a.sequence ? b : a), NO_SLOT);
+        return this.#newest.state;
+      }
+      // Both damaged. A reader without the lock (state, stat) may have met two writes in a row,
+      // one in each slot: that passes, real damage does not. Starting over at epoch 0 would undo
+      // fencing, so lasting damage to both slots stops the volume.
+      if (attempt === 3) throw new MediumError(`both state slots of ${this.#prefix} are damaged`, { permanent: true });
+      await sleep(10);
+    }
+  }
+
+  async write(state: StoredState): Promise<void> {
+    const slot: SlotName = this.#newest.slot === 'a' ? 'b' : 'a';
+    const sequence = this.#newest.sequence + 1;
+    const bytes = encodeSlot(await loadCrc32c(), sequence, state);
+    const handle = await this.#dir.getFileHandle(this.#fileName(slot), { create: true });
+    const file = await whenFree(this.#fileName(slot), () => this.#open(handle));
+    try {
+      await file.write(bytes, 0);
+      await file.truncate(bytes.length); // a longer, older state may have been here
+    } catch (error) {
+      await file.abandon();
+      throw error;
+    }
+    await file.commit();
+    this.#newest = { slot, sequence, state };
+  }
+
+  #fileName(slot: SlotName): string {
+    return `${this.#prefix}.state.${slot}`;
+  }
+
+  async #readSlot(slot: SlotName): Promise<Slot | 'missing' | 'damaged'> {
+    const handle = await childFile(this.#dir, this.#fileName(slot));
+    if (!handle) return 'missing';
+    try {
+      const decoded = decodeSlot(await loadCrc32c(), new Uint8Array(await (await handle.getFile()).arrayBuffer()));
+      return decoded ? { slot, ...decoded } : 'damaged';
+    } catch (error) {
+      if (nameOf(error) === 'NotReadableError') return 'damaged'; // written while we read it
+      throw error;
+    }
+  }
+}
+
+function encodeSlot(crc32c: Crc32cFunction, sequence: number, state: StoredState): Uint8Array {
+  const body = new TextEncoder().encode(JSON.stringify(state));
+  const bytes = new Uint8Array(SLOT_HEADER + body.length);
+  const view = new DataView(bytes.buffer);
+  view.setUint32(0, SLOT_MAGIC, true);
+  view.setUint32(4, SLOT_VERSION, true);
+  view.setBigUint64(8, BigInt(sequence), true);
+  view.setUint32(16, body.length, true);
+  bytes.set(body, SLOT_HEADER);
+  view.setUint32(20, slotChecksum(crc32c, bytes, body.length), true);
+  return bytes;
+}
+
+/** The slot's sequence and state; undefined when it is torn or damaged. */
+function decodeSlot(crc32c: Crc32cFunction, bytes: Uint8Array): { sequence: number; state: StoredState } | undefined {
+  if (bytes.length < SLOT_HEADER) return undefined;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const length = view.getUint32(16, true);
+  if (view.getUint32(0, true) !== SLOT_MAGIC || view.getUint32(4, true) !== SLOT_VERSION) return undefined;
+  if (SLOT_HEADER + length > bytes.length || view.getUint32(20, true) !== slotChecksum(crc32c, bytes, length)) return undefined;
+  const body = new TextDecoder().decode(bytes.subarray(SLOT_HEADER, SLOT_HEADER + length));
+  return { sequence: Number(view.getBigUint64(8, true)), state: JSON.parse(body) as StoredState };
+}
+
+function slotChecksum(crc32c: Crc32cFunction, bytes: Uint8Array, bodyLength: number): number {
+  return crc32c(bytes.subarray(SLOT_HEADER, SLOT_HEADER + bodyLength), crc32c(bytes.subarray(0, 20)));
+}
+
+type Crc32cFunction = (data: Uint8Array, previous?: number) => number;
+let crc32cModule: Promise<{ crc32c: Crc32cFunction }> | undefined;
+
+/**
+ * CRC32C from src/record (its WebAssembly is fetched relative to the module, so it works here),
+ * imported on first use rather than statically: it instantiates the WebAssembly with a top-level
+ * await, and a module worker whose evaluation is suspended in a top-level await drops the
+ * messages that arrive meanwhile (they are dispatched before comlink listens) — the page's first
+ * call would never be answered.
+ */
+async function loadCrc32c(): Promise<Crc32cFunction> {
+  crc32cModule ??= import('../record/crc32c.js');
+  return (await crc32cModule).crc32c;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Applying ops
+
+type WriteOp = Extract<Op, { type: 'write' }>;
+
+/** Consecutive writes to one file whose byte ranges touch or overlap, covering [start, end). */
+interface WriteRun {
+  readonly path: string;
+  start: number;
+  end: number;
+  readonly writes: WriteOp[];
+}
+
+/**
+ * Joins each run of consecutive writes to the same file whose byte ranges touch or overlap into
+ * one write, later bytes over earlier ones: the same bytes with one call instead of many.
+ */
+function coalesce(ops: readonly Op[]): Op[] {
+  const out: Op[] = [];
+  let run: WriteRun | undefined;
+  for (const op of ops) {
+    if (op.type === 'write' && run?.path === op.path && op.offset <= run.end && op.offset + op.data.length >= run.start) {
+      run.start = Math.min(run.start, op.offset);
+      run.end = Math.max(run.end, op.offset + op.data.length);
+      run.writes.push(op);
+      continue;
+    }
+    if (run) out.push(joined(run));
+    run = op.type === 'write' ? { path: op.path, start: op.offset, end: op.offset + op.data.length, writes: [op] } : undefined;
+    if (op.type !== 'write') out.push(op);
+  }
+  if (run) out.push(joined(run));
+  return out;
+}
+
+function joined({ path, start, end, writes }: WriteRun): WriteOp {
+  const [only] = writes;
+  if (writes.length === 1 && only) return only;
+  const data = new Uint8Array(end - start);
+  for (const write of writes) data.set(write.data, write.offset - start);
+  // As the writes one by one would have: the last nonzero mtime wins.
+  const mtimeMs = writes.reduce<number | undefined>((time, write) => write.mtimeMs || time, undefined);
+  return { type: 'write', path, offset: start, data, mtimeMs };
+}
+
+/** Records (or, with undefined, clears) a directory rename under way in the volume state. */
+type RenameMarker = (pending: PendingRename | undefined, times: Record<string, Times>) => Promise<void>;
+
+/**
+ * One batch's work on a volume's directory, with the replay-safe semantics of `Medium` and the
+ * type-conflict rule of MemoryFs: an op that meets a conflict (a file on a directory's path, a
+ * write where a directory stands, unlink of a directory, ...) is skipped and changes nothing.
+ * Each file is opened once per batch; open files are committed (flushed and released) at the
+ * end, and before any op that removes or moves entries, which OPFS refuses for an open file.
+ */
+class Batch {
+  readonly #root: FileSystemDirectoryHandle;
+  readonly #open: (file: FileSystemFileHandle) => Promise<FileAccess>;
+  readonly #times: Map<string, Times>;
+  readonly #markRename: RenameMarker;
+  #files = new Map<string, FileAccess>();
+  #directories = new Map<string, FileSystemDirectoryHandle>();
+
+  constructor(
+    root: FileSystemDirectoryHandle,
+    open: (file: FileSystemFileHandle) => Promise<FileAccess>,
+    times: Readonly<Record<string, Times>>,
+    markRename: RenameMarker,
+  ) {
+    this.#root = root;
+    this.#open = open;
+    this.#times = new Map(Object.entries(times));
+    this.#markRename = markRename;
+  }
+
+  times(): Record<string, Times> {
+    return Object.fromEntries(this.#times);
+  }
+
+  async apply(op: Op): Promise<void> {
+    switch (op.type) {
+      case 'write':
+        // An empty write writes nothing: like pwrite(2), it does not extend the file to `offset`.
+        return this.#withFile(op.path, op.mtimeMs, (file) => (op.data.length > 0 ? file.write(op.data, op.offset) : undefined));
+      case 'truncate':
+        return this.#withFile(op.path, op.mtimeMs, (file) => file.truncate(op.size));
+      case 'create':
+        return this.#withFile(op.path, op.mtimeMs, (file) => (op.truncate ? file.truncate(0) : undefined));
+      case 'mkdir':
+        return this.#mkdir(components(op.path));
+      case 'rename':
+        return this.#rename(components(op.path), components(op.target));
+      case 'unlink':
+        return this.#remove(components(op.path), 'file', false);
+      case 'rmdir':
+        return this.#remove(components(op.path), 'directory', op.recursive === true);
+      case 'setTimes':
+        return this.#setTimes(components(op.path), { atimeMs: op.atimeMs, mtimeMs: op.mtimeMs });
+    }
+  }
+
+  /** Flushes and releases every open file; after a failure, releases the rest and throws it. */
+  async commit(): Promise<void> {
+    const files = [...this.#files.values()];
+    this.#files = new Map();
+    const failures: unknown[] = [];
+    for (const file of files) {
+      try {
+        await (failures.length === 0 ? file.commit() : file.abandon());
+      } catch (error) {
+        failures.push(error);
+      }
+    }
+    if (failures.length > 0) throw failures[0];
+  }
+
+  /** Releases every open file after a failure; the failure is what gets reported. */
+  async abandon(): Promise<void> {
+    const files = [...this.#files.values()];
+    this.#files = new Map();
+    await Promise.allSettled(files.map((file) => file.abandon()));
+  }
+
+  async #withFile(path: string, mtimeMs: number | undefined, change: (file: FileAccess) => Promise<void> | undefined): Promise<void> {
+    const names = components(path);
+    const file = await this.#file(names);
+    if (!file) return;
+    await change(file);
+    const key = canonical(names);
+    if (mtimeMs) this.#times.set(key, { ...this.#times.get(key), mtimeMs });
+  }
+
+  /** The open file at `names`, made (with its parents) if missing; undefined on a type conflict. */
+  async #file(names: readonly string[]): Promise<FileAccess | undefined> {
+    const key = canonical(names);
+    const open = this.#files.get(key);
+    if (open) return open;
+    const name = names.at(-1);
+    const parent = name === undefined ? undefined : await this.#directory(names.slice(0, -1), true);
+    const handle = parent && name !== undefined ? await ifNoConflict(parent.getFileHandle(name, { create: true })) : undefined;
+    if (!handle) return undefined;
+    const file = await whenFree(key, () => this.#open(handle));
+    this.#files.set(key, file);
+    return file;
+  }
+
+  /** The directory at `names` (see `walk`), remembered for the rest of the batch. */
+  async #directory(names: readonly string[], make: boolean): Promise<FileSystemDirectoryHandle | undefined> {
+    const key = canonical(names);
+    const known = this.#directories.get(key);
+    if (known) return known;
+    const found = await walk(this.#root, names, make);
+    if (found) this.#directories.set(key, found);
+    return found;
+  }
+
+  async #mkdir(names: readonly string[]): Promise<void> {
+    // Parents are made even without `recursive`, as MemoryFs does: a missing parent here means a
+    // replay, and making it is what keeps the replay safe.
+    const name = names.at(-1);
+    const parent = name === undefined ? undefined : await this.#directory(names.slice(0, -1), true);
+    if (parent && name !== undefined) await ifNoConflict(parent.getDirectoryHandle(name, { create: true }));
+  }
+
+  async #remove(names: readonly string[], kind: 'file' | 'directory', recursive: boolean): Promise<void> {
+    const name = names.at(-1);
+    if (name === undefined) return; // the volume's root is never removed
+    await this.#releaseAll();
+    const parent = await this.#directory(names.slice(0, -1), false);
+    const entry = parent && (await entryOf(parent, name));
+    if (entry && entry.kind !== kind) return;
+    if (entry?.kind === 'directory' && !recursive && !(await isEmpty(entry))) return;
+    if (parent && entry) await whenFree(canonical(names), () => parent.removeEntry(name, { recursive }));
+    this.#forgetTimes(canonical(names));
+  }
+
+  /**
+   * Moves the entry at `from` to `to`, replacing whatever is there. A file moves with one atomic
+   * `move()`. Chromium cannot move a directory, so its files are moved one by one into a new
+   * directory at the target, between two state writes that mark the rename as under way: a
+   * crash in between leaves the marker, and the next claim or apply finishes the move first.
+   */
+  async #rename(from: readonly string[], to: readonly string[]): Promise<void> {
+    if (from.length === 0 || to.length === 0 || isPrefix(from, to)) return; // the root, onto itself, or into its own subtree
+    // Onto its own ancestor: replacing the target would remove the source with it. A POSIX owner
+    // never sends this (the target is a non-empty directory), so it is skipped.
+    if (isPrefix(to, from)) return;
+    await this.#releaseAll();
+    const [fromName, toName] = [from.at(-1) ?? '', to.at(-1) ?? ''];
+    const sourceParent = await this.#directory(from.slice(0, -1), false);
+    const entry = sourceParent && (await entryOf(sourceParent, fromName));
+    if (!entry) return this.#moveTimes(canonical(from), canonical(to), false); // moved by an earlier run
+    const targetParent = await this.#directory(to.slice(0, -1), true);
+    if (!targetParent) return;
+    const existing = await entryOf(targetParent, toName);
+    // move() replaces a file, but not a directory, and cannot move onto a file a directory.
+    if (existing && (existing.kind === 'directory' || entry.kind === 'directory')) {
+      await whenFree(canonical(to), () => targetParent.removeEntry(toName, { recursive: true }));
+    }
+    this.#moveTimes(canonical(from), canonical(to), true);
+    if (entry.kind === 'file') return whenFree(canonical(from), () => (entry as WorkerFileHandle).move(targetParent, toName));
+    await this.#markRename({ from: canonical(from), to: canonical(to) }, this.times());
+    await moveDirectory(this.#root, from, to);
+    // Cleared at once, or a later op of this batch that makes `from` again would be moved too
+    // if the batch then failed and the marker was found by the next apply.
+    await this.#markRename(undefined, this.times());
+  }
+
+  async #setTimes(names: readonly string[], times: Times): Promise<void> {
+    const name = names.at(-1);
+    const parent = name === undefined ? this.#root : await this.#directory(names.slice(0, -1), false);
+    if (parent && (name === undefined || (await entryOf(parent, name)))) this.#times.set(canonical(names), times);
+  }
+
+  /** Commits the open files and forgets the known directories: the tree is about to change shape. */
+  async #releaseAll(): Promise<void> {
+    await this.commit();
+    this.#directories = new Map();
+  }
+
+  #forgetTimes(path: string): void {
+    for (const key of [...this.#times.keys()]) if (within(key, path)) this.#times.delete(key);
+  }
+
+  /**
+   * Times follow a moved entry. A source already gone may have moved in an earlier run whose
+   * state write a crash prevented; its times, if still under the old path, move now.
+   */
+  #moveTimes(from: string, to: string, moved: boolean): void {
+    const carried = [...this.#times].filter(([key]) => within(key, from));
+    if (!moved && carried.length === 0) return;
+    this.#forgetTimes(to);
+    for (const [key, times] of carried) {
+      this.#times.delete(key);
+      this.#times.set(to + key.slice(from.length), times);
+    }
+  }
+}
+
+async function isEmpty(directory: FileSystemDirectoryHandle): Promise<boolean> {
+  return (await directory.keys().next()).done === true;
+}
+
+/**
+ * Moves the directory at `from` to `to`, where nothing stands — or a part of this same move
+ * stands, left by an earlier run that stopped part-way: every file is moved with `move()` (which
+ * replaces a file already there), directories are made, and then what is left of the source
+ * (empty directories) is removed. Once finished, running it again does nothing.
+ */
+async function moveDirectory(root: FileSystemDirectoryHandle, from: readonly string[], to: readonly string[]): Promise<void> {
+  const name = from.at(-1);
+  const parent = await walk(root, from.slice(0, -1), false);
+  const source = parent && name !== undefined ? await childDirectory(parent, name, false) : undefined;
+  if (!parent || !source || name === undefined) return;
+  const target = await walk(root, to, true);
+  if (!target) throw new MediumError(`cannot make ${canonical(to)} to move ${canonical(from)} into`, { permanent: false });
+  await moveChildren(source, target);
+  await whenFree(canonical(from), () => parent.removeEntry(name, { recursive: true }));
+}
+
+async function moveChildren(source: FileSystemDirectoryHandle, target: FileSystemDirectoryHandle): Promise<void> {
+  const entries: [string, FileSystemHandleUnion][] = [];
+  for await (const entry of source.entries()) entries.push(entry); // listed first: the loop changes the directory
+  for (const [name, entry] of entries) {
+    if (entry.kind === 'file') await whenFree(name, () => (entry as WorkerFileHandle).move(target, name));
+    else await moveChildren(entry, await target.getDirectoryHandle(name, { create: true }));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Paths and handles
+
+function components(path: string): string[] {
+  return path.split('/').filter((part) => part !== '');
+}
+
+function canonical(names: readonly string[]): string {
+  return `/${names.join('/')}`;
+}
+
+function isPrefix(prefix: readonly string[], names: readonly string[]): boolean {
+  return prefix.length <= names.length && prefix.every((part, i) => names[i] === part);
+}
+
+/** True when `path` is `ancestor` or lies under it. */
+function within(path: string, ancestor: string): boolean {
+  return path === ancestor || path.startsWith(`${ancestor}/`);
+}
+
+/** The handle, or undefined when the entry is missing or of the other kind. */
+async function ifNoConflict<T>(lookup: Promise<T>): Promise<T | undefined> {
+  try {
+    return await lookup;
+  } catch (error) {
+    if (nameOf(error) === 'NotFoundError' || nameOf(error) === 'TypeMismatchError') return undefined;
+    throw error;
+  }
+}
+
+function childFile(dir: FileSystemDirectoryHandle, name: string): Promise<FileSystemFileHandle | undefined> {
+  return ifNoConflict(dir.getFileHandle(name));
+}
+
+function childDirectory(dir: FileSystemDirectoryHandle, name: string, create: boolean): Promise<FileSystemDirectoryHandle | undefined> {
+  return ifNoConflict(dir.getDirectoryHandle(name, { create }));
+}
+
+async function entryOf(dir: FileSystemDirectoryHandle, name: string): Promise<FileSystemHandleUnion | undefined> {
+  return (await childFile(dir, name)) ?? (await childDirectory(dir, name, false));
+}
+
+/**
+ * The directory at `names` under `root`. With `make`, missing directories are made — and since a
+ * missing directory has no children, a file in the way can only be met before anything was made,
+ * so an op skipped for that conflict leaves no directories behind. Undefined when a file is in
+ * the way, or (without `make`) when a directory is missing.
+ */
+async function walk(root: FileSystemDirectoryHandle, names: readonly string[], make: boolean): Promise<FileSystemDirectoryHandle | undefined> {
+  let dir: FileSystemDirectoryHandle | undefined = root;
+  for (const name of names) {
+    dir = await childDirectory(dir, name, make);
+    if (!dir) return undefined;
+  }
+  return dir;
+}
+
+expose(new MediumWorker());
