@@ -44,6 +44,7 @@ interface Peer {
 
 interface Request {
   peer: NodeId;
+  volume: number;
   resolve(lsn: number): void;
   reject(error: Error): void;
 }
@@ -168,6 +169,10 @@ export class Node {
     }
     const owned = this.ownedVolume(this.#host, volume, adopted, lock);
     this.#owned.set(volume, owned);
+    // Ops this node forwarded to the old owner are ours to serve now.
+    for (const request of [...this.#requests.values()]) {
+      if (request.volume === volume) request.reject(new NodeError('ENOTOWNER', `volume ${volume} moved to this node`));
+    }
     this.#keeper.forget(volume, adopted.epoch);
     const partner = this.#choosePartner();
     if (partner) this.#pair(owned, partner);
@@ -233,7 +238,7 @@ export class Node {
         if (typeof result === 'number') resolve(result);
         else reject(result);
       };
-      this.#requests.set(id, { peer: owner, resolve: settle, reject: settle });
+      this.#requests.set(id, { peer: owner, volume, resolve: settle, reject: settle });
       if (!this.#send(owner, { t: 'op', id, volume, opId, op })) settle(new NodeError('ENOTOWNER', `owner ${owner} is not connected`, { volume }));
     });
   }
@@ -312,10 +317,15 @@ export class Node {
       return;
     }
     this.#peers.delete(peer);
-    for (const request of [...this.#requests.values()]) {
-      if (request.peer === peer) request.reject(new NodeError('ENOTOWNER', `lost the link to ${peer}`));
-    }
+    this.#abandonRequests(peer, `lost the link to ${peer}`);
     this.#partnerLost(peer);
+  }
+
+  /** Ops forwarded to `peer` will get no answer: retry them now (at the next owner). */
+  #abandonRequests(peer: NodeId, why: string, volume?: number): void {
+    for (const request of [...this.#requests.values()]) {
+      if (request.peer === peer && (volume === undefined || request.volume === volume)) request.reject(new NodeError('ENOTOWNER', why));
+    }
   }
 
   #ownership(): Ownership {
@@ -387,6 +397,7 @@ export class Node {
   }
 
   #died(node: NodeId): void {
+    this.#abandonRequests(node, `${node} is gone`);
     this.#partnerLost(node);
     for (const volume of this.#keeper.owners().get(node) ?? []) void this.#adoptVolume(volume, 'free', node);
   }
