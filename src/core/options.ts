@@ -34,6 +34,8 @@ export interface NodeOptions {
    * `opTimeoutMs` — they are never dropped.
    */
   readonly journalCapBytes: number;
+  /** Flushed records are deleted from journal and mirror this long after a flush, many at once. */
+  readonly trimDelayMs: number;
 }
 
 export const DEFAULT_OPTIONS: Omit<NodeOptions, 'volumes'> = {
@@ -51,6 +53,7 @@ export const DEFAULT_OPTIONS: Omit<NodeOptions, 'volumes'> = {
   groupMaxRecords: 64,
   dedupWindow: 65_536,
   journalCapBytes: 64 * 1024 * 1024,
+  trimDelayMs: 50,
 };
 
 export function withDefaults(options: Partial<NodeOptions> & Pick<NodeOptions, 'volumes'>): NodeOptions {

@@ -82,6 +82,8 @@ export class OwnedVolume {
   #flushing = false;
   #flushFailures = 0;
   #trims: Promise<void> = Promise.resolve();
+  /** The highest flushed LSN not yet trimmed from journal and mirror; 0 when none waits. */
+  #trimUpTo = 0;
   /** Frame bytes of the unflushed records: held under journalCapBytes. */
   #unflushedBytes = 0;
   /** Ops waiting for room under the journal cap. */
@@ -387,7 +389,20 @@ export class OwnedVolume {
     for (const resume of this.#room.splice(0)) resume();
   }
 
+  /**
+   * Deletes flushed records from the journal and the partner's mirror — later, and many at once:
+   * a delete is a readwrite transaction on the same store as the next op's journal write, so
+   * deleting after every flush would put one in front of nearly every ack.
+   */
   #trim(upTo: number): void {
+    const due = this.#trimUpTo === 0;
+    this.#trimUpTo = Math.max(this.#trimUpTo, upTo);
+    if (due) this.#host.ports.clock.after(this.#host.options.trimDelayMs, () => this.#trimNow());
+  }
+
+  #trimNow(): void {
+    const upTo = this.#trimUpTo;
+    this.#trimUpTo = 0;
     const journal = this.#host.ports.journal;
     // Deletes run one after another; a failed one is retried by the next, or by the sweep.
     this.#trims = this.#trims.then(() => journal.deleteRange(this.volume, 1, upTo)).catch(() => {});
