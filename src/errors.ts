@@ -58,3 +58,19 @@ export class MediumError extends NodeError {
     return this.data.permanent === true;
   }
 }
+
+/** Why a link frame could not be encoded or decoded, or why a link could not open. */
+export type LinkErrorCode =
+  | 'UNSUPPORTED_VERSION' // the frame's version byte is not one this build speaks
+  | 'UNKNOWN_KIND' // the frame kind byte names no kind of frame
+  | 'UNKNOWN_TAG' // a value inside the frame has a type tag that names no type
+  | 'TRUNCATED' // the frame ends inside a value
+  | 'TRAILING_BYTES' // bytes follow the frame's value
+  | 'TOO_LARGE' // a length beyond the wire's caps (message size, nesting depth, count)
+  | 'BAD_NUMBER' // a varint longer than 53 bits
+  | 'BAD_UTF8' // a string that is not valid UTF-8
+  | 'BAD_FRAGMENT' // a fragment out of sequence, or longer than its message
+  | 'UNENCODABLE' // a value the wire cannot carry (a class instance, a function, a cycle...)
+  | 'UNAVAILABLE'; // the platform lacks what the link needs (WebRTC in a worker)
+
+export class LinkError extends TandemError<LinkErrorCode> {}

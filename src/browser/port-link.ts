@@ -1,0 +1,261 @@
+// The link over MessagePorts: for a node hosted in a dedicated worker (which has no WebRTC) and
+// for tests. A PortRelay in the page is the hub: each node holds one port to it, and the relay
+// passes frames between nodes by id. It is a switch, nothing more: it does not read frames and
+// knows no cluster, so every pair of nodes still runs the handshake end to end (auth.ts).
+//
+// A port says nothing when the context at its other end dies (this Chromium has no `close`
+// event on MessagePort), so each link holds a Web Lock of its own while it is open and names it
+// when it joins; the relay waits for that lock, and once it is granted (the link closed, or its
+// worker was terminated or crashed) tells the other nodes the node left.
+//
+// Frames are the wire format (wire.ts), although a port could carry structured clones of the
+// messages themselves. That costs about what structured cloning costs (one copy in, one out; the
+// encoded buffer is transferred, not copied), and buys what the WebRTC link has: a message that
+// works in tests over ports works between tabs (a Map, a class instance or a cycle fails here
+// too, at `send`); the handshake and the checks on hostile input are the same code; and the
+// relay moves opaque buffers. Ports have no message size limit, so frames are never cut up.
+//
+//   node -> relay:  join { node, lock } · frame { to, frame } · leave
+//   relay -> node:  joined { node } · left { node } · frame { from, frame }
+import type { Link, NodeId } from '../core/ports.js';
+import { emptyStats, importSecret, PeerGate, type DropReason, type LinkStats } from './auth.js';
+import { encodeWire } from './wire.js';
+
+type ToRelay = { type: 'join'; node: NodeId; lock: string } | { type: 'frame'; to: NodeId; frame: Uint8Array } | { type: 'leave' };
+type FromRelay = { type: 'joined'; node: NodeId } | { type: 'left'; node: NodeId } | { type: 'frame'; from: NodeId; frame: Uint8Array };
+
+/** The hub in the page: hand each node a port from `connect()`. */
+export class PortRelay {
+  readonly #nodes = new Map<NodeId, MessagePort>();
+  readonly #ports = new Set<MessagePort>();
+  readonly #abort = new AbortController();
+
+  /** A port for one more node: give it to PortLink.open here, or transfer it to a worker. */
+  connect(): MessagePort {
+    const { port1, port2 } = new MessageChannel();
+    let node: NodeId | undefined;
+    const leave = () => {
+      if (node !== undefined) this.#left(node, port1);
+      node = undefined;
+    };
+    port1.addEventListener('message', ({ data }: MessageEvent<unknown>) => {
+      if (!isToRelay(data)) return;
+      if (data.type === 'join' && node === undefined && !this.#nodes.has(data.node)) {
+        this.#joined((node = data.node), port1);
+        this.#watch(data.lock, leave);
+      } else if (data.type === 'frame' && node !== undefined) {
+        this.#forward(node, data.to, data.frame);
+      } else if (data.type === 'leave') {
+        leave();
+      }
+    }, { signal: this.#abort.signal });
+    port1.start();
+    this.#ports.add(port1);
+    return port2;
+  }
+
+  /** Tells every node that the others left, and closes every port. */
+  close(): void {
+    this.#abort.abort();
+    for (const [node, port] of this.#nodes) {
+      for (const other of this.#nodes.keys()) if (other !== node) post(port, { type: 'left', node: other });
+    }
+    for (const port of this.#ports) port.close();
+    this.#ports.clear();
+    this.#nodes.clear();
+  }
+
+  /** Calls `gone` once the node's lock is free: its link closed, or its context died. */
+  #watch(lock: string, gone: () => void): void {
+    navigator.locks.request(lock, { signal: this.#abort.signal }, gone).catch(() => {}); // aborted: the relay closed
+  }
+
+  #joined(node: NodeId, port: MessagePort): void {
+    for (const [other, otherPort] of this.#nodes) {
+      post(otherPort, { type: 'joined', node });
+      post(port, { type: 'joined', node: other });
+    }
+    this.#nodes.set(node, port);
+  }
+
+  #left(node: NodeId, port: MessagePort): void {
+    if (this.#nodes.get(node) !== port) return;
+    this.#nodes.delete(node);
+    this.#ports.delete(port);
+    port.close();
+    for (const other of this.#nodes.values()) post(other, { type: 'left', node });
+  }
+
+  #forward(from: NodeId, to: NodeId, frame: Uint8Array): void {
+    const port = this.#nodes.get(to);
+    if (port && to !== from) post(port, { type: 'frame', from, frame });
+  }
+}
+
+export interface PortLinkOptions {
+  readonly cluster: string;
+  readonly self: NodeId;
+  /** The cluster's shared secret: peers must prove they know it (auth.ts). */
+  readonly secret?: string | Uint8Array;
+  /** This node's port to the relay (PortRelay.connect). The link closes it when it closes. */
+  readonly port: MessagePort;
+}
+
+export class PortLink implements Link {
+  readonly self: NodeId;
+  readonly #cluster: string;
+  readonly #key: CryptoKey | undefined;
+  readonly #port: MessagePort;
+  readonly #abort = new AbortController();
+  readonly #gates = new Map<NodeId, PeerGate>();
+  readonly #messageHandlers: Array<(from: NodeId, message: unknown) => void> = [];
+  readonly #peerHandlers: Array<(peer: NodeId, up: boolean) => void> = [];
+  readonly #stats = emptyStats();
+  /** Lets go of the lock the relay watches to learn that this link is gone. */
+  readonly #releaseLock: () => void;
+  #closed = false;
+
+  /** Opens the link and joins the relay; peers come up (onPeer) as they pass the handshake. */
+  static async open(options: PortLinkOptions): Promise<PortLink> {
+    const key = options.secret === undefined ? undefined : await importSecret(options.secret);
+    const lock = `tandemfs:port-link:${crypto.randomUUID()}`;
+    const release = await holdLock(lock);
+    return new PortLink(options, key, lock, release);
+  }
+
+  private constructor(options: PortLinkOptions, key: CryptoKey | undefined, lock: string, release: () => void) {
+    this.self = options.self;
+    this.#cluster = options.cluster;
+    this.#key = key;
+    this.#port = options.port;
+    this.#releaseLock = release;
+    this.#port.addEventListener('message', ({ data }: MessageEvent<unknown>) => this.#relayed(data), { signal: this.#abort.signal });
+    this.#port.start();
+    this.#post({ type: 'join', node: this.self, lock });
+  }
+
+  send(to: NodeId, message: unknown): boolean {
+    if (this.#closed || !this.#gates.get(to)?.admitted) return false;
+    this.#post({ type: 'frame', to, frame: encodeWire(message) });
+    this.#stats.sent += 1;
+    return true;
+  }
+
+  peers(): NodeId[] {
+    return [...this.#gates].filter(([, gate]) => gate.admitted).map(([peer]) => peer).sort();
+  }
+
+  onMessage(handler: (from: NodeId, message: unknown) => void): void {
+    this.#messageHandlers.push(handler);
+  }
+
+  onPeer(handler: (peer: NodeId, up: boolean) => void): void {
+    this.#peerHandlers.push(handler);
+  }
+
+  stats(): LinkStats {
+    return { ...this.#stats, dropped: { ...this.#stats.dropped } };
+  }
+
+  /** Leaves the relay and closes the port; every peer is reported down here too. */
+  close(): void {
+    if (this.#closed) return;
+    this.#post({ type: 'leave' });
+    this.#closed = true;
+    this.#abort.abort();
+    this.#port.close();
+    this.#releaseLock();
+    for (const peer of [...this.#gates.keys()]) this.#left(peer);
+    this.#messageHandlers.length = 0;
+    this.#peerHandlers.length = 0;
+  }
+
+  #post(message: ToRelay): void {
+    if (this.#closed) return;
+    // The encoded frame's buffer is ours alone: transfer it rather than copy it.
+    this.#port.postMessage(message, message.type === 'frame' ? [message.frame.buffer] : []);
+  }
+
+  #relayed(data: unknown): void {
+    if (!isFromRelay(data)) return this.#dropped('undecodable');
+    switch (data.type) {
+      case 'joined':
+        return this.#joined(data.node);
+      case 'left':
+        return this.#left(data.node);
+      case 'frame': {
+        const gate = this.#gates.get(data.from);
+        if (gate) gate.receive(data.frame);
+        else this.#dropped('unauthenticated');
+      }
+    }
+  }
+
+  #joined(peer: NodeId): void {
+    if (peer === this.self || this.#gates.has(peer)) return;
+    const gate = new PeerGate({ cluster: this.#cluster, self: this.self, peer, key: this.#key }, {
+      send: (frame) => this.#post({ type: 'frame', to: peer, frame }),
+      admitted: () => this.#emitPeer(peer, true),
+      message: (value) => this.#message(peer, value),
+      dropped: (reason) => this.#dropped(reason),
+    });
+    this.#gates.set(peer, gate);
+    gate.start();
+  }
+
+  #left(peer: NodeId): void {
+    const gate = this.#gates.get(peer);
+    if (!gate) return;
+    this.#gates.delete(peer);
+    gate.close();
+    if (gate.admitted) this.#emitPeer(peer, false);
+  }
+
+  #message(peer: NodeId, value: unknown): void {
+    this.#stats.received += 1;
+    for (const handler of this.#messageHandlers) guard(() => handler(peer, value));
+  }
+
+  #emitPeer(peer: NodeId, up: boolean): void {
+    for (const handler of this.#peerHandlers) guard(() => handler(peer, up));
+  }
+
+  #dropped(reason: DropReason): void {
+    this.#stats.dropped[reason] += 1;
+  }
+}
+
+/** Runs a handler so that its exception is reported but cannot break the link's own work. */
+function guard(run: () => void): void {
+  try {
+    run();
+  } catch (error) {
+    reportError(error);
+  }
+}
+
+/** Takes a Web Lock and holds it until the returned function is called (or the context dies). */
+function holdLock(name: string): Promise<() => void> {
+  return new Promise((granted) => {
+    void navigator.locks.request(name, () => new Promise<void>((release) => granted(release)));
+  });
+}
+
+function post(port: MessagePort, message: FromRelay): void {
+  port.postMessage(message, message.type === 'frame' ? [message.frame.buffer] : []);
+}
+
+function isToRelay(data: unknown): data is ToRelay {
+  if (typeof data !== 'object' || data === null) return false;
+  const m = data as Record<string, unknown>;
+  return (m.type === 'join' && typeof m.node === 'string' && typeof m.lock === 'string')
+    || (m.type === 'frame' && typeof m.to === 'string' && m.frame instanceof Uint8Array)
+    || m.type === 'leave';
+}
+
+function isFromRelay(data: unknown): data is FromRelay {
+  if (typeof data !== 'object' || data === null) return false;
+  const m = data as Record<string, unknown>;
+  return ((m.type === 'joined' || m.type === 'left') && typeof m.node === 'string')
+    || (m.type === 'frame' && typeof m.from === 'string' && m.frame instanceof Uint8Array);
+}
