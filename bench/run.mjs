@@ -14,17 +14,40 @@ if (!name || !available.includes(name)) {
   process.exit(2);
 }
 
+// Benches that need more than one tab; tab 0 measures, the others are its peers.
+const TABS = { write: 2 };
+const tabs = TABS[name] ?? 1;
+
 const out = join(root, 'dist/bench', name);
-await bundle([`bench/${name}.bench.ts`], out);
+await bundle({
+  [`${name}.bench`]: `bench/${name}.bench.ts`,
+  'opfs-worker': 'src/browser/opfs-worker.ts',
+  'sync-handle-worker': 'bench/sync-handle-worker.ts',
+}, out);
 writeFileSync(join(out, 'index.html'), `<!doctype html><meta charset="utf-8"><title>${name}</title><link rel="icon" href="data:,"><script type="module" src="./${name}.bench.js"></script>`);
 const { server, url } = await serve([out]);
 const profile = mkdtempSync(join(tmpdir(), 'tandemfs-bench-'));
 const context = await chromium.launchPersistentContext(profile, { executablePath: chromiumPath(), headless: true, args: CHROMIUM_ARGS });
 try {
+  const peers = [];
+  for (let tab = 1; tab < tabs; tab++) {
+    const peer = await context.newPage();
+    peer.on('pageerror', (error) => console.error(`peer ${tab} error: ${error.message}`));
+    await peer.goto(`${url}?tab=${tab}`);
+    peers.push(peer);
+  }
   const page = await context.newPage();
-  page.on('console', (message) => console.error(`  ${message.text()}`));
+  page.on('console', async (message) => {
+    // The measuring tab asks for its peer's renderer to crash (a takeover bench).
+    if (message.text() === 'bench:crash-peer') {
+      // Tell the measuring tab when the renderer is gone: its takeover clock starts there.
+      peers[0].once('crash', () => void page.evaluate(() => (globalThis.peerCrashedAt = performance.now())));
+      const session = await context.newCDPSession(peers[0]);
+      void session.send('Page.crash').catch(() => {}); // never answered: the renderer is gone
+    } else console.error(`  ${message.text()}`);
+  });
   page.on('pageerror', (error) => console.error(`page error: ${error.message}`));
-  await page.goto(url);
+  await page.goto(`${url}?tab=0`);
   const result = await page.evaluate(() => globalThis.tandemBench, undefined, { timeout: 0 });
   printTable(result.title, result.columns, result.rows);
   for (const note of result.notes ?? []) console.log(note);

@@ -63,10 +63,18 @@ async function main() {
   }
 
   chromiumPath(); // installs Debian's chromium when it is missing and we may, or explains what to do
-  const { code, output } = await step('browser tests (Chromium)', bin('web-test-runner'), []);
-  totals.passed += count(output, /(\d+) passed, \d+ failed/g);
-  totals.failed += count(output, /\d+ passed, (\d+) failed/g);
-  if (code !== 0) ok = false;
+  const browser = await step('browser tests (Chromium)', bin('web-test-runner'), []);
+  totals.passed += count(browser.output, /(\d+) passed, \d+ failed/g);
+  totals.failed += count(browser.output, /\d+ passed, (\d+) failed/g);
+  if (browser.code !== 0) ok = false;
+
+  const e2eTests = filesUnder('test/e2e', '.test.ts');
+  if (e2eTests.length) {
+    const e2e = await step('end-to-end tests (tabs in Chromium, Playwright)', 'node', ['--import', 'tsx', '--test', '--test-reporter=spec', ...e2eTests]);
+    totals.passed += count(e2e.output, /ℹ pass (\d+)/g);
+    totals.failed += count(e2e.output, /ℹ fail (\d+)/g);
+    if (e2e.code !== 0) ok = false;
+  }
   return finish(ok);
 }
 
