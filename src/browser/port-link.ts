@@ -18,7 +18,8 @@
 //   node -> relay:  join { node, lock } · frame { to, frame } · leave
 //   relay -> node:  joined { node } · left { node } · frame { from, frame }
 import type { Link, NodeId } from '../core/ports.js';
-import { emptyStats, importSecret, PeerGate, type DropReason, type LinkStats } from './auth.js';
+import { importSecret, PeerGate, type LinkStats } from './auth.js';
+import { LinkListeners } from './link-listeners.js';
 import { encodeWire } from './wire.js';
 
 type ToRelay = { type: 'join'; node: NodeId; lock: string } | { type: 'frame'; to: NodeId; frame: Uint8Array } | { type: 'leave' };
@@ -108,9 +109,7 @@ export class PortLink implements Link {
   readonly #port: MessagePort;
   readonly #abort = new AbortController();
   readonly #gates = new Map<NodeId, PeerGate>();
-  readonly #messageHandlers: Array<(from: NodeId, message: unknown) => void> = [];
-  readonly #peerHandlers: Array<(peer: NodeId, up: boolean) => void> = [];
-  readonly #stats = emptyStats();
+  readonly #listeners = new LinkListeners();
   /** Lets go of the lock the relay watches to learn that this link is gone. */
   readonly #releaseLock: () => void;
   #closed = false;
@@ -137,7 +136,7 @@ export class PortLink implements Link {
   send(to: NodeId, message: unknown): boolean {
     if (this.#closed || !this.#gates.get(to)?.admitted) return false;
     this.#post({ type: 'frame', to, frame: encodeWire(message) });
-    this.#stats.sent += 1;
+    this.#listeners.sent();
     return true;
   }
 
@@ -146,15 +145,15 @@ export class PortLink implements Link {
   }
 
   onMessage(handler: (from: NodeId, message: unknown) => void): void {
-    this.#messageHandlers.push(handler);
+    this.#listeners.onMessage(handler);
   }
 
   onPeer(handler: (peer: NodeId, up: boolean) => void): void {
-    this.#peerHandlers.push(handler);
+    this.#listeners.onPeer(handler);
   }
 
   stats(): LinkStats {
-    return { ...this.#stats, dropped: { ...this.#stats.dropped } };
+    return this.#listeners.stats();
   }
 
   /** Leaves the relay and closes the port; every peer is reported down here too. */
@@ -166,8 +165,7 @@ export class PortLink implements Link {
     this.#port.close();
     this.#releaseLock();
     for (const peer of [...this.#gates.keys()]) this.#left(peer);
-    this.#messageHandlers.length = 0;
-    this.#peerHandlers.length = 0;
+    this.#listeners.clear();
   }
 
   #post(message: ToRelay): void {
@@ -177,7 +175,7 @@ export class PortLink implements Link {
   }
 
   #relayed(data: unknown): void {
-    if (!isFromRelay(data)) return this.#dropped('undecodable');
+    if (!isFromRelay(data)) return this.#listeners.dropped('undecodable');
     switch (data.type) {
       case 'joined':
         return this.#joined(data.node);
@@ -186,7 +184,7 @@ export class PortLink implements Link {
       case 'frame': {
         const gate = this.#gates.get(data.from);
         if (gate) gate.receive(data.frame);
-        else this.#dropped('unauthenticated');
+        else this.#listeners.dropped('unauthenticated');
       }
     }
   }
@@ -195,9 +193,9 @@ export class PortLink implements Link {
     if (peer === this.self || this.#gates.has(peer)) return;
     const gate = new PeerGate({ cluster: this.#cluster, self: this.self, peer, key: this.#key }, {
       send: (frame) => this.#post({ type: 'frame', to: peer, frame }),
-      admitted: () => this.#emitPeer(peer, true),
-      message: (value) => this.#message(peer, value),
-      dropped: (reason) => this.#dropped(reason),
+      admitted: () => this.#listeners.peer(peer, true),
+      message: (value) => this.#listeners.message(peer, value),
+      dropped: (reason) => this.#listeners.dropped(reason),
     });
     this.#gates.set(peer, gate);
     gate.start();
@@ -208,31 +206,11 @@ export class PortLink implements Link {
     if (!gate) return;
     this.#gates.delete(peer);
     gate.close();
-    if (gate.admitted) this.#emitPeer(peer, false);
+    if (gate.admitted) this.#listeners.peer(peer, false);
   }
 
-  #message(peer: NodeId, value: unknown): void {
-    this.#stats.received += 1;
-    for (const handler of this.#messageHandlers) guard(() => handler(peer, value));
-  }
-
-  #emitPeer(peer: NodeId, up: boolean): void {
-    for (const handler of this.#peerHandlers) guard(() => handler(peer, up));
-  }
-
-  #dropped(reason: DropReason): void {
-    this.#stats.dropped[reason] += 1;
-  }
 }
 
-/** Runs a handler so that its exception is reported but cannot break the link's own work. */
-function guard(run: () => void): void {
-  try {
-    run();
-  } catch (error) {
-    reportError(error);
-  }
-}
 
 /** Takes a Web Lock and holds it until the returned function is called (or the context dies). */
 function holdLock(name: string): Promise<() => void> {

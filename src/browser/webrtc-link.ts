@@ -20,7 +20,8 @@
 import 'webrtc-adapter/out/adapter_no_global.js';
 import type { Link, NodeId } from '../core/ports.js';
 import { LinkError } from '../errors.js';
-import { emptyStats, importSecret, PeerGate, type DropReason, type LinkStats } from './auth.js';
+import { importSecret, PeerGate, type DropReason, type LinkStats } from './auth.js';
+import { LinkListeners } from './link-listeners.js';
 import { encodeWire, fragment } from './wire.js';
 
 /** Where signals travel: a BroadcastChannel, or anything that behaves like one. */
@@ -89,9 +90,7 @@ export class WebRtcLink implements Link {
   readonly #abort = new AbortController();
   readonly #connections = new Map<NodeId, Connection>();
   readonly #retries = new Map<NodeId, { attempts: number; timer: ReturnType<typeof setTimeout> }>();
-  readonly #messageHandlers: Array<(from: NodeId, message: unknown) => void> = [];
-  readonly #peerHandlers: Array<(peer: NodeId, up: boolean) => void> = [];
-  readonly #stats = emptyStats();
+  readonly #listeners = new LinkListeners();
   #closed = false;
 
   /** Opens the link and announces it; peers come up (onPeer) as their connections pass the handshake. */
@@ -118,7 +117,7 @@ export class WebRtcLink implements Link {
     const connection = this.#connections.get(to);
     if (this.#closed || !connection?.up) return false;
     connection.send(fragment(encodeWire(message), FRAME_BYTES));
-    this.#stats.sent += 1;
+    this.#listeners.sent();
     return true;
   }
 
@@ -127,15 +126,15 @@ export class WebRtcLink implements Link {
   }
 
   onMessage(handler: (from: NodeId, message: unknown) => void): void {
-    this.#messageHandlers.push(handler);
+    this.#listeners.onMessage(handler);
   }
 
   onPeer(handler: (peer: NodeId, up: boolean) => void): void {
-    this.#peerHandlers.push(handler);
+    this.#listeners.onPeer(handler);
   }
 
   stats(): LinkStats {
-    return { ...this.#stats, dropped: { ...this.#stats.dropped } };
+    return this.#listeners.stats();
   }
 
   /** Says bye, closes every connection (reporting its peer down here too) and stops listening. */
@@ -148,8 +147,7 @@ export class WebRtcLink implements Link {
     this.#retries.clear();
     for (const connection of [...this.#connections.values()]) connection.end(false);
     this.#ownSignal?.close();
-    this.#messageHandlers.length = 0;
-    this.#peerHandlers.length = 0;
+    this.#listeners.clear();
   }
 
   // ------------------------------------------------------------------------------------------
@@ -165,8 +163,8 @@ export class WebRtcLink implements Link {
   }
 
   #signalled(data: unknown): void {
-    if (!isSignal(data)) return this.#dropped('undecodable');
-    if (data.cluster !== this.#cluster) return this.#dropped('otherCluster');
+    if (!isSignal(data)) return this.#listeners.dropped('undecodable');
+    if (data.cluster !== this.#cluster) return this.#listeners.dropped('otherCluster');
     if (data.from === this.self || (data.to !== undefined && data.to !== this.self)) return;
     const connection = this.#connections.get(data.from);
     const current = connection !== undefined && 'session' in data && data.session === connection.session;
@@ -197,7 +195,7 @@ export class WebRtcLink implements Link {
 
   #offered(peer: NodeId, session: string, sdp: string): void {
     // Only the lower id offers; an offer from a higher one breaks the protocol.
-    if (peer > this.self) return this.#dropped('undecodable');
+    if (peer > this.self) return this.#listeners.dropped('undecodable');
     // A new offer from a peer we think we are connected to: it saw our connection fail first.
     this.#connections.get(peer)?.end(false);
     this.#connect(peer, session).answer(sdp);
@@ -211,8 +209,8 @@ export class WebRtcLink implements Link {
       flow: this.#flow,
       signal: (signal) => this.#post(signal),
       admitted: () => this.#admitted(connection),
-      message: (value) => this.#message(peer, value),
-      dropped: (reason) => this.#dropped(reason),
+      message: (value) => this.#listeners.message(peer, value),
+      dropped: (reason) => this.#listeners.dropped(reason),
       ended: (failed) => this.#ended(connection, failed),
     });
     this.#connections.set(peer, connection);
@@ -225,13 +223,13 @@ export class WebRtcLink implements Link {
   #admitted(connection: Connection): void {
     if (this.#connections.get(connection.peer) !== connection) return;
     this.#stopRetrying(connection.peer);
-    this.#emitPeer(connection.peer, true);
+    this.#listeners.peer(connection.peer, true);
   }
 
   #ended(connection: Connection, failed: boolean): void {
     if (this.#connections.get(connection.peer) !== connection) return;
     this.#connections.delete(connection.peer);
-    if (connection.admitted) this.#emitPeer(connection.peer, false);
+    if (connection.admitted) this.#listeners.peer(connection.peer, false);
     if (failed) this.#retry(connection.peer);
   }
 
@@ -249,28 +247,8 @@ export class WebRtcLink implements Link {
     this.#retries.delete(peer);
   }
 
-  #message(peer: NodeId, value: unknown): void {
-    this.#stats.received += 1;
-    for (const handler of this.#messageHandlers) guard(() => handler(peer, value));
-  }
-
-  #emitPeer(peer: NodeId, up: boolean): void {
-    for (const handler of this.#peerHandlers) guard(() => handler(peer, up));
-  }
-
-  #dropped(reason: DropReason): void {
-    this.#stats.dropped[reason] += 1;
-  }
 }
 
-/** Runs a handler so that its exception is reported but cannot break the link's own work. */
-function guard(run: () => void): void {
-  try {
-    run();
-  } catch (error) {
-    reportError(error);
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
 // One peer's connection
