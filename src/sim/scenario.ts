@@ -58,11 +58,13 @@ export async function run(options: RunOptions): Promise<RunResult> {
   });
   const { rng, scheduler, world, nodes } = cluster;
   // Half the runs mirror after the journal instead of beside it; some hold acks without a mirror;
-  // some have a journal cap small enough for backpressure to bite.
+  // some have a journal cap small enough for backpressure to bite; batch sizes vary.
   const settings = {
     mirrorConcurrently: rng.chance(0.5),
     requireMirror: rng.chance(0.25),
     ...(rng.chance(0.2) ? { journalCapBytes: 16_384 } : {}),
+    // Small batches make replays and flushes take several steps, which orderings can then break.
+    batchMaxOps: rng.pick([4, 16, 256]),
   };
   Object.assign(cluster.nodeOptions, settings);
   const note = (line: string) => cluster.note(line);
@@ -94,12 +96,20 @@ export async function run(options: RunOptions): Promise<RunResult> {
 
   /**
    * Crashes a node, and loses its stores too when that is still a single failure: no acked op
-   * has its journal as only copy, and it holds no intact twin of a damaged record.
+   * has its journal as only copy, and it holds no intact twin of a damaged record. For volumes it
+   * owns, the node itself says whether a partner mirrors its acked records (a broken core may lie,
+   * and must be caught); for volumes it gave up or lost, a mirror must hold its journal's records.
    */
   const crash = (victim: NodeId, mayWipe: boolean): void => {
-    const holdsTwin = Object.values(world.stores.get(victim)!).some((store) =>
+    const stores = world.stores.get(victim)!;
+    const holdsTwin = Object.values(stores).some((store) =>
       store.sorted().some((r) => world.damaged.has(`${r.volume}:${r.lsn}:${r.epoch}`)));
-    const wipe = mayWipe && !holdsTwin && world.processes.get(victim)?.state !== 'down' && !nodes.get(victim)!.hasUnmirroredAcks;
+    const node = nodes.get(victim)!;
+    const owned = new Set(node.status().owns.map((v) => v.volume));
+    const mirroredElsewhere = (volume: number, lsn: number) =>
+      [...world.stores].some(([id, other]) => id !== victim && other.mirror.records.has(`${volume}:${lsn}`));
+    const orphans = stores.journal.sorted().some((r) => !owned.has(r.volume) && !mirroredElsewhere(r.volume, r.lsn));
+    const wipe = mayWipe && !holdsTwin && !orphans && world.processes.get(victim)?.state !== 'down' && !node.hasUnmirroredAcks;
     count(wipe ? 'crash+wipe' : 'crash');
     note(`FAULT crash ${victim}${wipe ? ' and lose its stores' : ''}`);
     world.crash(victim);
@@ -138,7 +148,7 @@ export async function run(options: RunOptions): Promise<RunResult> {
       if (damage && rng.chance(0.5)) world.corruptNextMirror.add(victim);
       if (!damage) world.linkDelay.set(victim, 20 + rng.int(200));
       faultActive = true;
-      scheduler.at(30 + rng.int(200), () => {
+      scheduler.at(50 + rng.int(800), () => {
         if (damage && corruptStored(world, rng, note)) count('corrupt-stored');
         world.linkDelay.delete(victim);
         crash(victim, !damage);
