@@ -144,7 +144,9 @@ export async function run(options: RunOptions): Promise<RunResult> {
       const damage = roll < 110;
       count(damage ? 'stall-damage-crash' : 'slow-link-crash');
       note(`FAULT medium I/O of ${victim} stalls${damage ? '' : ' and its links slow down'}`);
-      world.setMediumFault(victim, 'broken');
+      // Broken I/O makes the owner hand over (a takeover around damage); a full medium keeps it
+      // owning its piled-up records until it dies with its stores.
+      world.setMediumFault(victim, damage ? 'broken' : 'full');
       if (damage && rng.chance(0.5)) world.corruptNextMirror.add(victim);
       if (!damage) world.linkDelay.set(victim, 20 + rng.int(200));
       faultActive = true;
