@@ -93,13 +93,21 @@ export class E2eBrowser {
   }
 }
 
-/** Polls `probe` until it returns a truthy value or `ms` pass. */
+/**
+ * Polls `probe` until it returns a truthy value or `ms` pass. A probe that throws counts as not
+ * yet (an unlocked OPFS read can meet a file the worker is writing this instant).
+ */
 export async function until<T>(probe: () => Promise<T> | T, ms = 15_000, every = 50): Promise<T> {
   const deadline = Date.now() + ms;
+  let failure: unknown;
   for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`condition not met within ${ms} ms`);
+    try {
+      const value = await probe();
+      if (value) return value;
+    } catch (error) {
+      failure = error;
+    }
+    if (Date.now() > deadline) throw new Error(`condition not met within ${ms} ms${failure ? ` (last error: ${String(failure)})` : ''}`);
     await new Promise((resolve) => setTimeout(resolve, every));
   }
 }
