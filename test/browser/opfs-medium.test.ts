@@ -11,6 +11,7 @@ import { FencedError, MediumError } from '../../src/errors.js';
 import { crc32c } from '../../src/record/crc32c.js';
 import type { Op } from '../../src/record/types.js';
 import { MemoryFs } from '../../src/sim/memory-fs.js';
+import { noise } from './noise.js';
 
 const VOLUME = 3;
 const MiB = 1 << 20;
@@ -96,19 +97,6 @@ function numbered(first: number, ops: readonly Op[]): LsnOp[] {
 
 function write(path: string, offset: number, data: Uint8Array | string, mtimeMs?: number): Op {
   return { type: 'write', path, offset, data: typeof data === 'string' ? ascii(data) : data, mtimeMs };
-}
-
-/** A deterministic pseudo-random buffer (xorshift32). */
-function noise(length: number, seed: number): Uint8Array {
-  const out = new Uint8Array(length);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < length; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
 }
 
 function sameBytes(a: Uint8Array | undefined, b: Uint8Array | undefined): boolean {

@@ -2,22 +2,10 @@
 import { expect } from 'chai';
 import { createCRC32 } from 'hash-wasm';
 import { Crc32c, crc32c } from '../../../src/record/crc32c.js';
+import { noise } from '../noise.js';
 
 const ascii = (text: string) => new TextEncoder().encode(text);
 const bytes = (length: number, at: (i: number) => number) => Uint8Array.from({ length }, (_, i) => at(i));
-
-/** A deterministic pseudo-random buffer (xorshift32), so failures reproduce. */
-function noise(length: number, seed: number): Uint8Array {
-  const out = new Uint8Array(length);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < length; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
 
 async function reference() {
   const hasher = await createCRC32(0x82f63b78);
