@@ -70,6 +70,11 @@ export class OwnedVolume {
   #applied: number;
   /** Unflushed records, in LSN order. */
   #records: Pending[] = [];
+  /**
+   * How many of #records are acked. Acks go in LSN order and flushes take acked records only, so
+   * the acked ones are always a prefix: acking resumes here instead of rescanning from the start.
+   */
+  #ackedCount = 0;
   /** Assigned records not yet handed to the journal. */
   #group: Pending[] = [];
   #groupScheduled = false;
@@ -232,10 +237,11 @@ export class OwnedVolume {
    */
   #ackReady(): void {
     const journalOnly = !this.#host.options.requireMirror && this.degraded;
-    for (const record of this.#records) {
-      if (record.acked) continue;
+    for (let i = this.#ackedCount; i < this.#records.length; i++) {
+      const record = this.#records[i]!;
       if (!record.journaled || (!journalOnly && !this.isMirrored(record.lsn))) break;
       record.acked = true;
+      this.#ackedCount++;
       record.resolve(record.lsn);
     }
     this.#kickFlusher();
@@ -358,7 +364,7 @@ export class OwnedVolume {
   /** A drain is done when no acked record waits for the medium and no journal write is out. */
   #checkDrained(): void {
     if (this.#onDrained.length === 0 || this.#journalPuts > 0 || this.#group.length > 0) return;
-    if (this.#records.some((record) => record.acked)) return;
+    if (this.#ackedCount > 0) return;
     for (const drained of this.#onDrained.splice(0)) drained();
   }
 
@@ -378,6 +384,7 @@ export class OwnedVolume {
     const last = batch.at(-1)!.lsn;
     this.#applied = last;
     this.#freed(this.#records.splice(0, batch.length));
+    this.#ackedCount -= batch.length;
     for (const item of batch) this.#seen.set(item.opId, item.lsn);
     this.#trim(last);
     return true;
@@ -473,6 +480,7 @@ export class OwnedVolume {
     }
     this.#freed(this.#records);
     this.#records = [];
+    this.#ackedCount = 0;
     this.#group = [];
     for (const resume of this.#waiting.splice(0)) resume();
     for (const drained of this.#onDrained.splice(0)) drained();
