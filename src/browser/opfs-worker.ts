@@ -40,7 +40,7 @@ export interface WireError {
   readonly data: Readonly<Record<string, unknown>>;
 }
 
-/** One file opened for the length of a batch. */
+/** One open file of a volume. */
 export interface FileAccess {
   /** Writes `data` at `at`, zero-filling any gap after the end of the file. */
   write(data: Uint8Array, at: number): Promise<void>;
@@ -49,6 +49,8 @@ export interface FileAccess {
   commit(): Promise<void>;
   /** Releases the file after a failure. */
   abandon(): Promise<void>;
+  /** Makes every change durable and keeps the file open: only files that may stay open have it. */
+  flush?(): Promise<void>;
 }
 
 // The sync access handle and `move()` are missing from TypeScript's DOM lib (they are in its
@@ -69,11 +71,34 @@ interface WorkerFileHandle extends FileSystemFileHandle {
 // ---------------------------------------------------------------------------------------------
 // The worker's API
 
+/**
+ * How long a volume's files stay open after its last claim or apply (sync access handles only).
+ * Opening a file costs about 1 ms of round trips (look-up, handle, close) against about 0.2 ms to
+ * write 4 KiB and flush it, so an owner whose batches each opened their files again spent most of
+ * its time, and most of a two-core machine's, opening files. A sync access handle is exclusive
+ * across the origin, which is what makes holding them safe and what bounds it: while both state
+ * slots are open here nobody else can write them, so the state read once is still the state on
+ * disk; and a node taking the volume over waits (see whenFree) until they are closed — at most
+ * this long after the old owner's last batch, or 25–65 ms after its tab died.
+ */
+const HOLD_MS = 50;
+
+/** The most files of one volume kept open between batches; past it they are all closed. */
+const MAX_HELD_FILES = 64;
+
+/** What the worker keeps open for a volume between batches. */
+interface Held {
+  readonly slots: StateSlots;
+  readonly files: OpenFiles;
+  timer?: ReturnType<typeof setTimeout>;
+}
+
 export class MediumWorker {
   #cluster = '';
   #clusterDir: FileSystemDirectoryHandle | undefined;
   #access: Access = 'sync';
   #faults: { left: number; kind: FaultKind } = { left: 0, kind: 'io' };
+  #held = new Map<number, Held>();
 
   /** Binds the worker to a cluster; 'auto' takes sync access handles where they exist. */
   open(cluster: string, access: Access | 'auto'): Promise<Access> {
@@ -95,8 +120,7 @@ export class MediumWorker {
 
   claim(volume: number, epoch: number, base: number): Promise<VolumeState> {
     return overWire(() =>
-      this.#locked(volume, async () => {
-        const slots = this.#slots(volume);
+      this.#locked(volume, async ({ slots }) => {
         const state = await slots.read();
         if (epoch <= state.epoch) throw new FencedError(volume, epoch, state.epoch);
         await this.#finishPendingRename(volume, slots);
@@ -109,8 +133,7 @@ export class MediumWorker {
 
   apply(volume: number, epoch: number, ops: readonly LsnOp[]): Promise<void> {
     return overWire(() =>
-      this.#locked(volume, async () => {
-        const slots = this.#slots(volume);
+      this.#locked(volume, async ({ slots, files }) => {
         const state = await slots.read();
         if (epoch !== state.epoch) throw new FencedError(volume, epoch, state.epoch);
         await this.#finishPendingRename(volume, slots);
@@ -118,7 +141,7 @@ export class MediumWorker {
         const last = fresh.at(-1);
         if (!last) return;
         this.#takeFault();
-        const batch = new Batch(await this.#volumeRoot(volume), this.#opener(), slots.state.times, (pending, times) =>
+        const batch = new Batch(await this.#volumeRoot(volume), this.#opener(), files, slots.state.times, (pending, times) =>
           slots.write({ ...slots.state, times, pending }),
         );
         try {
@@ -186,8 +209,40 @@ export class MediumWorker {
     throw new DOMException(`injected fault: ${kind}`, kind === 'quota' ? 'QuotaExceededError' : 'UnknownError');
   }
 
-  #locked<T>(volume: number, work: () => Promise<T>): Promise<T> {
-    return navigator.locks.request(`tandemfs:medium:${this.#cluster}:${volume}`, work);
+  /**
+   * Runs `work` in the volume's Web Lock, with what is held open for the volume. Held files are
+   * closed HOLD_MS after the last call (at once on the writable path), and after any failure: a
+   * failed batch may leave a file in any state, so the next one starts afresh.
+   */
+  #locked<T>(volume: number, work: (held: Held) => Promise<T>): Promise<T> {
+    return navigator.locks.request(`tandemfs:medium:${this.#cluster}:${volume}`, async () => {
+      const keep = this.#access === 'sync';
+      let held = this.#held.get(volume);
+      if (!held) {
+        held = { slots: this.#slots(volume), files: new OpenFiles(keep) };
+        this.#held.set(volume, held);
+      }
+      clearTimeout(held.timer);
+      try {
+        if (keep) await held.slots.hold();
+        return await work(held);
+      } catch (error) {
+        await this.#release(volume);
+        throw error;
+      } finally {
+        if (!keep) await this.#release(volume);
+        else if (this.#held.get(volume) === held) held.timer = setTimeout(() => void this.#release(volume), HOLD_MS);
+      }
+    });
+  }
+
+  /** Closes what is held open for the volume: other contexts may write its files again. */
+  async #release(volume: number): Promise<void> {
+    const held = this.#held.get(volume);
+    if (!held) return;
+    this.#held.delete(volume);
+    clearTimeout(held.timer);
+    await Promise.allSettled([held.files.close(), held.slots.release()]);
   }
 
   #slots(volume: number): StateSlots {
@@ -283,6 +338,9 @@ async function openSync(file: FileSystemFileHandle): Promise<FileAccess> {
     async abandon() {
       handle.close();
     },
+    async flush() {
+      handle.flush();
+    },
   };
 }
 
@@ -371,11 +429,41 @@ class StateSlots {
   readonly #prefix: string;
   readonly #open: (file: FileSystemFileHandle) => Promise<FileAccess>;
   #newest: Slot = NO_SLOT;
+  /** Both slots, open (see HOLD_MS): nobody else can write them meanwhile. */
+  #held: Record<SlotName, FileAccess> | undefined;
+  /** #newest is what the held slots hold: it was read or written while they were open. */
+  #current = false;
 
   constructor(dir: FileSystemDirectoryHandle, prefix: string, open: (file: FileSystemFileHandle) => Promise<FileAccess>) {
     this.#dir = dir;
     this.#prefix = prefix;
     this.#open = open;
+  }
+
+  /** Opens both slots and keeps them open, so that the state read once stays current. */
+  async hold(): Promise<void> {
+    if (this.#held) return;
+    const a = await this.#openSlot('a');
+    try {
+      this.#held = { a, b: await this.#openSlot('b') };
+    } catch (error) {
+      await a.abandon();
+      throw error;
+    }
+    this.#current = false;
+  }
+
+  /** Closes the held slots (every write to them was flushed). */
+  async release(): Promise<void> {
+    const held = this.#held;
+    this.#held = undefined;
+    this.#current = false;
+    if (held) await Promise.allSettled([held.a.abandon(), held.b.abandon()]);
+  }
+
+  async #openSlot(slot: SlotName): Promise<FileAccess> {
+    const handle = await this.#dir.getFileHandle(this.#fileName(slot), { create: true });
+    return whenFree(this.#fileName(slot), () => this.#open(handle));
   }
 
   /** The state as last read or written through this object. */
@@ -384,12 +472,14 @@ class StateSlots {
   }
 
   async read(): Promise<StoredState> {
+    if (this.#held && this.#current) return this.#newest.state;
     for (let attempt = 1; ; attempt += 1) {
       const found = await Promise.all(SLOT_NAMES.map((slot) => this.#readSlot(slot)));
       const valid = found.filter((slot) => typeof slot === 'object');
       // One damaged slot beside a missing one is a first write that never completed: no state yet.
       if (valid.length > 0 || !found.every((slot) => slot === 'damaged')) {
         this.#newest = valid.reduce<Slot>((a, b) => (b.sequence > a.sequence ? b : a), NO_SLOT);
+        this.#current = this.#held !== undefined;
         return this.#newest.state;
       }
       // Both damaged. A reader without the lock (state, stat) may have met two writes in a row,
@@ -404,16 +494,16 @@ class StateSlots {
     const slot: SlotName = this.#newest.slot === 'a' ? 'b' : 'a';
     const sequence = this.#newest.sequence + 1;
     const bytes = encodeSlot(await loadCrc32c(), sequence, state);
-    const handle = await this.#dir.getFileHandle(this.#fileName(slot), { create: true });
-    const file = await whenFree(this.#fileName(slot), () => this.#open(handle));
+    const held = this.#held?.[slot];
+    const file = held ?? (await this.#openSlot(slot));
     try {
       await file.write(bytes, 0);
       await file.truncate(bytes.length); // a longer, older state may have been here
     } catch (error) {
-      await file.abandon();
+      if (!held) await file.abandon(); // a held one is closed with the rest after the failure
       throw error;
     }
-    await file.commit();
+    await (held?.flush ? held.flush() : file.commit());
     this.#newest = { slot, sequence, state };
   }
 
@@ -425,7 +515,9 @@ class StateSlots {
     const handle = await childFile(this.#dir, this.#fileName(slot));
     if (!handle) return 'missing';
     try {
-      const decoded = decodeSlot(await loadCrc32c(), new Uint8Array(await (await handle.getFile()).arrayBuffer()));
+      const bytes = new Uint8Array(await (await handle.getFile()).arrayBuffer());
+      if (bytes.length === 0) return 'missing'; // made by hold(), never written: slots are never truncated to 0
+      const decoded = decodeSlot(await loadCrc32c(), bytes);
       return decoded ? { slot, ...decoded } : 'damaged';
     } catch (error) {
       if (nameOf(error) === 'NotReadableError') return 'damaged'; // written while we read it
@@ -522,6 +614,73 @@ function joined({ path, start, end, writes }: WriteRun): WriteOp {
   return { type: 'write', path, offset: start, data, mtimeMs };
 }
 
+/**
+ * The files and directories a volume's batches opened: for one batch on the writable path, and
+ * across batches while the worker holds the volume (HOLD_MS) with sync access handles.
+ */
+class OpenFiles {
+  readonly #keep: boolean;
+  #files = new Map<string, FileAccess>();
+  /** Files this batch changed: they are flushed when it commits. */
+  #touched = new Set<FileAccess>();
+  directories = new Map<string, FileSystemDirectoryHandle>();
+
+  constructor(keep: boolean) {
+    this.#keep = keep;
+  }
+
+  /** The open file for canonical `path`, if any, counted as changed by this batch. */
+  get(path: string): FileAccess | undefined {
+    const file = this.#files.get(path);
+    if (file) this.#touched.add(file);
+    return file;
+  }
+
+  add(path: string, file: FileAccess): void {
+    this.#files.set(path, file);
+    this.#touched.add(file);
+  }
+
+  /** The batch is done: its changes become durable; files stay open if kept (and not too many). */
+  async commit(): Promise<void> {
+    if (!this.#keep || this.#files.size > MAX_HELD_FILES) return this.release();
+    const touched = [...this.#touched];
+    this.#touched.clear();
+    for (const file of touched) await file.flush!();
+  }
+
+  /**
+   * Makes the batch's changes durable and closes every open file — before an op that removes or
+   * moves entries, which OPFS refuses for an open file — and forgets the known directories, as
+   * the tree is about to change shape. After a failure the rest are closed and it is thrown.
+   */
+  async release(): Promise<void> {
+    const files = [...this.#files.values()];
+    const touched = this.#touched;
+    this.#files = new Map();
+    this.#touched = new Set();
+    this.directories = new Map();
+    const failures: unknown[] = [];
+    for (const file of files) {
+      try {
+        await (failures.length === 0 && touched.has(file) ? file.commit() : file.abandon());
+      } catch (error) {
+        failures.push(error);
+      }
+    }
+    if (failures.length > 0) throw failures[0];
+  }
+
+  /** Closes every file with no flush: when idle (every change was flushed), or after a failure. */
+  async close(): Promise<void> {
+    const files = [...this.#files.values()];
+    this.#files = new Map();
+    this.#touched = new Set();
+    this.directories = new Map();
+    await Promise.allSettled(files.map((file) => file.abandon()));
+  }
+}
+
 /** Records (or, with undefined, clears) a directory rename under way in the volume state. */
 type RenameMarker = (pending: PendingRename | undefined, times: Record<string, Times>) => Promise<void>;
 
@@ -529,25 +688,26 @@ type RenameMarker = (pending: PendingRename | undefined, times: Record<string, T
  * One batch's work on a volume's directory, with the replay-safe semantics of `Medium` and the
  * type-conflict rule of MemoryFs: an op that meets a conflict (a file on a directory's path, a
  * write where a directory stands, unlink of a directory, ...) is skipped and changes nothing.
- * Each file is opened once per batch; open files are committed (flushed and released) at the
- * end, and before any op that removes or moves entries, which OPFS refuses for an open file.
+ * Files stay open through the batch (see OpenFiles); changed ones are flushed at the end, and
+ * all are closed before any op that removes or moves entries, which OPFS refuses for an open file.
  */
 class Batch {
   readonly #root: FileSystemDirectoryHandle;
   readonly #open: (file: FileSystemFileHandle) => Promise<FileAccess>;
+  readonly #files: OpenFiles;
   readonly #times: Map<string, Times>;
   readonly #markRename: RenameMarker;
-  #files = new Map<string, FileAccess>();
-  #directories = new Map<string, FileSystemDirectoryHandle>();
 
   constructor(
     root: FileSystemDirectoryHandle,
     open: (file: FileSystemFileHandle) => Promise<FileAccess>,
+    files: OpenFiles,
     times: Readonly<Record<string, Times>>,
     markRename: RenameMarker,
   ) {
     this.#root = root;
     this.#open = open;
+    this.#files = files;
     this.#times = new Map(Object.entries(times));
     this.#markRename = markRename;
   }
@@ -578,26 +738,14 @@ class Batch {
     }
   }
 
-  /** Flushes and releases every open file; after a failure, releases the rest and throws it. */
-  async commit(): Promise<void> {
-    const files = [...this.#files.values()];
-    this.#files = new Map();
-    const failures: unknown[] = [];
-    for (const file of files) {
-      try {
-        await (failures.length === 0 ? file.commit() : file.abandon());
-      } catch (error) {
-        failures.push(error);
-      }
-    }
-    if (failures.length > 0) throw failures[0];
+  /** Makes the batch's changes durable; after a failure, closes every file and throws it. */
+  commit(): Promise<void> {
+    return this.#files.commit();
   }
 
-  /** Releases every open file after a failure; the failure is what gets reported. */
-  async abandon(): Promise<void> {
-    const files = [...this.#files.values()];
-    this.#files = new Map();
-    await Promise.allSettled(files.map((file) => file.abandon()));
+  /** Closes every open file after a failure; the failure is what gets reported. */
+  abandon(): Promise<void> {
+    return this.#files.close();
   }
 
   async #withFile(path: string, mtimeMs: number | undefined, change: (file: FileAccess) => Promise<void> | undefined): Promise<void> {
@@ -619,17 +767,17 @@ class Batch {
     const handle = parent && name !== undefined ? await ifNoConflict(parent.getFileHandle(name, { create: true })) : undefined;
     if (!handle) return undefined;
     const file = await whenFree(key, () => this.#open(handle));
-    this.#files.set(key, file);
+    this.#files.add(key, file);
     return file;
   }
 
-  /** The directory at `names` (see `walk`), remembered for the rest of the batch. */
+  /** The directory at `names` (see `walk`), remembered while the files are (see OpenFiles). */
   async #directory(names: readonly string[], make: boolean): Promise<FileSystemDirectoryHandle | undefined> {
     const key = canonical(names);
-    const known = this.#directories.get(key);
+    const known = this.#files.directories.get(key);
     if (known) return known;
     const found = await walk(this.#root, names, make);
-    if (found) this.#directories.set(key, found);
+    if (found) this.#files.directories.set(key, found);
     return found;
   }
 
@@ -691,10 +839,9 @@ class Batch {
     if (parent && (name === undefined || (await entryOf(parent, name)))) this.#times.set(canonical(names), times);
   }
 
-  /** Commits the open files and forgets the known directories: the tree is about to change shape. */
-  async #releaseAll(): Promise<void> {
-    await this.commit();
-    this.#directories = new Map();
+  /** Commits and closes the open files and forgets the known directories (see OpenFiles.release). */
+  #releaseAll(): Promise<void> {
+    return this.#files.release();
   }
 
   #forgetTimes(path: string): void {

@@ -34,6 +34,11 @@ export interface NodeOptions {
    * `opTimeoutMs` — they are never dropped.
    */
   readonly journalCapBytes: number;
+  /**
+   * The flusher starts this long after an ack, so that the records acked meanwhile go to the
+   * medium in one batch (at once when a batch is full, or the journal half way to its cap).
+   */
+  readonly flushDelayMs: number;
   /** Flushed records are deleted from journal and mirror this long after a flush, many at once. */
   readonly trimDelayMs: number;
 }
@@ -53,6 +58,7 @@ export const DEFAULT_OPTIONS: Omit<NodeOptions, 'volumes'> = {
   groupMaxRecords: 64,
   dedupWindow: 65_536,
   journalCapBytes: 64 * 1024 * 1024,
+  flushDelayMs: 10,
   trimDelayMs: 50,
 };
 

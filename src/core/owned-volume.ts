@@ -85,6 +85,8 @@ export class OwnedVolume {
   #session = 0;
   #seen = new Map<number, Pending | number>();
   #flushing = false;
+  /** A flush is due after flushDelayMs (see #kickFlusher). */
+  #flushTimer?: { cancel(): void };
   #flushFailures = 0;
   #trims: Promise<void> = Promise.resolve();
   /** The highest flushed LSN not yet trimmed from journal and mirror; 0 when none waits. */
@@ -338,12 +340,36 @@ export class OwnedVolume {
     return !ENDED.has(this.#state) && !this.#lock.lost;
   }
 
+  /**
+   * Starts the flusher — after flushDelayMs, so that records acked meanwhile share its batch: a
+   * batch has a fixed cost in the medium (a lock, the state read and written, a flush to disk)
+   * that would otherwise fall on every op of a slow writer, and compete with its next acks. No
+   * waiting when a batch is full, when the journal is half way to its cap, or in a drain.
+   */
   #kickFlusher(): void {
-    if (!this.#flushing) void this.#flush();
+    if (this.#flushing) return;
+    if (this.#flushDue()) {
+      this.#flushTimer?.cancel();
+      this.#flushTimer = undefined;
+      void this.#flush();
+    } else {
+      this.#flushTimer ??= this.#host.ports.clock.after(this.#host.options.flushDelayMs, () => {
+        this.#flushTimer = undefined;
+        if (!this.#flushing) void this.#flush();
+      });
+    }
   }
 
+  #flushDue(): boolean {
+    const { flushDelayMs, batchMaxOps, batchMaxBytes, journalCapBytes } = this.#host.options;
+    return flushDelayMs <= 0 || this.#state === 'draining' || this.#ackedCount >= batchMaxOps
+      || this.#unflushedBytes >= Math.min(batchMaxBytes, journalCapBytes / 2);
+  }
+
+  /** Applies acked records, batch after batch while more are due at once; the rest wait (#kickFlusher). */
   async #flush(): Promise<void> {
     this.#flushing = true;
+    let paced = false;
     try {
       for (;;) {
         const ready: LsnOp[] = [];
@@ -354,9 +380,14 @@ export class OwnedVolume {
         if (ready.length === 0 || !this.mayFlush()) return;
         const batch = nextBatch(ready, { maxOps: this.#host.options.batchMaxOps, maxBytes: this.#host.options.batchMaxBytes });
         if (!(await this.#applyBatch(batch))) return;
+        if (this.#ackedCount > 0 && !this.#flushDue()) {
+          paced = true;
+          return;
+        }
       }
     } finally {
       this.#flushing = false;
+      if (paced) this.#kickFlusher();
       this.#checkDrained();
     }
   }

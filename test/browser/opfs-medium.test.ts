@@ -176,12 +176,21 @@ interface MovableFile extends FileSystemFileHandle {
   move(parent: FileSystemDirectoryHandle, name: string): Promise<void>;
 }
 
-/** Flips the last byte of a file, from the page (no worker holds it between batches). */
+/** A writable on the file, once the worker that held it after its last batch has let it go. */
+async function writableWhenFree(handle: FileSystemFileHandle): Promise<FileSystemWritableFileStream> {
+  let writable: FileSystemWritableFileStream | undefined;
+  await retryBusy(async () => {
+    writable = await handle.createWritable({ keepExistingData: true });
+  });
+  return writable!;
+}
+
+/** Flips the last byte of a file, from the page. */
 async function damage(directory: FileSystemDirectoryHandle, name: string): Promise<void> {
   const handle = await directory.getFileHandle(name);
   const file = await handle.getFile();
   const last = new Uint8Array(await file.slice(file.size - 1).arrayBuffer())[0] ?? 0;
-  const writable = await handle.createWritable({ keepExistingData: true });
+  const writable = await writableWhenFree(handle);
   await writable.write({ type: 'write', position: file.size - 1, data: new Uint8Array([last ^ 0xff]) });
   await writable.close();
 }
@@ -392,13 +401,13 @@ describe('OpfsMedium', () => {
       await medium.apply(VOLUME, 1, numbered(1, [write('/f', 0, 'abc')]));
       const handle = await (await (await clusterDirectory(cluster)).getDirectoryHandle(`v${VOLUME}`)).getFileHandle('f');
       // A writable open in the page keeps the worker from taking a sync access handle on the file.
-      let writable = await handle.createWritable({ keepExistingData: true });
+      let writable = await writableWhenFree(handle);
       const applying = medium.apply(VOLUME, 1, numbered(2, [write('/f', 1, 'X')]));
       await sleep(200);
       await writable.abort();
       await applying;
       expect(text(await medium.read(VOLUME, '/f'))).to.equal('aXc');
-      writable = await handle.createWritable({ keepExistingData: true });
+      writable = await writableWhenFree(handle);
       const started = performance.now();
       const error = await rejection(medium.apply(VOLUME, 1, numbered(3, [write('/f', 0, 'Y')])));
       const waited = performance.now() - started;
@@ -408,6 +417,32 @@ describe('OpfsMedium', () => {
       expect((error as MediumError).data).to.include({ busy: true });
       expect(waited).to.be.within(1500, 4000);
       expect(await medium.state(VOLUME)).to.include({ applied: 2 });
+    }));
+
+    it('keeps a busy volume\'s files open between batches, and lets them go soon after the last one', withClusters('sync', async (set) => {
+      const cluster = set.fresh();
+      const [a, b] = [await set.open(cluster), await set.open(cluster)];
+      await a.claim(VOLUME, 1, 0);
+      await a.apply(VOLUME, 1, numbered(1, [write('/f', 0, 'abc')]));
+      const directory = await clusterDirectory(cluster);
+      const file = await (await directory.getDirectoryHandle(`v${VOLUME}`)).getFileHandle('f');
+      // Just after the batch, the file and the state slots are still open in A's worker...
+      const busy = await rejection(file.createWritable({ keepExistingData: true }));
+      expect((busy as Error).name).to.equal('NoModificationAllowedError');
+      const slot = await directory.getFileHandle(`v${VOLUME}.state.a`);
+      expect((await rejection(slot.createWritable({ keepExistingData: true })) as Error).name).to.equal('NoModificationAllowedError');
+      // ...yet readable, and a claim from another worker gets through once A lets them go.
+      expect(text(await b.read(VOLUME, '/f'))).to.equal('abc');
+      const started = performance.now();
+      expect(await b.claim(VOLUME, 2, 1)).to.include({ epoch: 2, applied: 1 });
+      const waited = performance.now() - started;
+      expect(waited).to.be.below(1000);
+      const refused = await rejection(a.apply(VOLUME, 1, numbered(2, [write('/f', 0, 'zombie')])));
+      expect(refused).to.be.instanceOf(FencedError);
+      await b.apply(VOLUME, 2, numbered(2, [write('/f', 3, 'def')]));
+      expect(text(await a.read(VOLUME, '/f'))).to.equal('abcdef');
+      const writable = await writableWhenFree(file);
+      await writable.abort();
     }));
 
     it('after a worker dies mid-apply (a crashed tab), the next owner claims, replays the batch and gets every file', withClusters('sync', async (set) => {
