@@ -48,7 +48,9 @@ try {
   });
   page.on('pageerror', (error) => console.error(`page error: ${error.message}`));
   await page.goto(`${url}?tab=0`);
-  const result = await page.evaluate(() => globalThis.tandemBench, undefined, { timeout: 0 });
+  // The bench module may still be loading when goto() returns: wait for it to start.
+  await page.waitForFunction(() => globalThis.tandemBench !== undefined, undefined, { timeout: 60_000 });
+  const result = await page.evaluate(() => globalThis.tandemBench);
   printTable(result.title, result.columns, result.rows);
   for (const note of result.notes ?? []) console.log(note);
   console.log(JSON.stringify({ bench: name, ...result.figures }));

@@ -25,8 +25,8 @@ export interface StoredRecord {
 export interface RecordStore {
   /** Stores the records, replacing any with the same key (group commit: one transaction). */
   put(records: readonly StoredRecord[]): Promise<void>;
-  /** The records of `volume` (or of every volume) in (volume, lsn) order. */
-  list(volume?: number): Promise<StoredRecord[]>;
+  /** The records of `volume` (or of every volume) in (volume, lsn) order; of `volume`, only LSNs >= `from`. */
+  list(volume?: number, from?: number): Promise<StoredRecord[]>;
   /** Deletes the records of `volume` with `from <= lsn <= to`. */
   deleteRange(volume: number, from: number, to: number): Promise<void>;
 }

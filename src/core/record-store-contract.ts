@@ -66,6 +66,19 @@ const storeCases: RecordStoreCase[] = [
     },
   },
   {
+    name: 'list(volume, from) returns only the records from that LSN on, and every part of a large one',
+    async run(make) {
+      const { journal } = await make();
+      const records = [record(VOLUME, 3), record(VOLUME, 5, 1, LARGE), record(VOLUME, 6), record(VOLUME, 2 ** 40), record(OTHER_VOLUME, 9)];
+      await journal.put(records);
+      checkRecords(await journal.list(VOLUME, 5), records.slice(1, 4), `list(${VOLUME}, 5)`);
+      checkRecords(await journal.list(VOLUME, 4), records.slice(1, 4), `list(${VOLUME}, 4)`);
+      checkRecords(await journal.list(VOLUME, 1), records.slice(0, 4), `list(${VOLUME}, 1)`);
+      checkRecords(await journal.list(VOLUME, 2 ** 40 + 1), [], `list(${VOLUME}, 2^40 + 1)`);
+      checkRecords(await journal.list(OTHER_VOLUME, 10), [], `list(${OTHER_VOLUME}, 10)`);
+    },
+  },
+  {
     name: 'put replaces a record with the same key, epoch and frame, and leaves the others as they were',
     async run(make) {
       const { journal } = await make();

@@ -1,7 +1,8 @@
 // Takeover and recovery: how a node comes to own a volume. The same steps serve a partner whose
 // owner died, hung or gave up, and the first node to start after every node stopped:
-//   1. gather every copy of the volume's records above the applied position, from every store
-//      the origin holds (this node's mirror first; the old owner's journal, other mirrors);
+//   1. gather the copies of the volume's records above the applied position: this node's mirror
+//      and journal, then, from every other store the origin holds (the old owner's journal,
+//      other mirrors), the records from the first LSN ours lack;
 //   2. keep the volume's history: the records whose epoch was current at their LSN, contiguous
 //      from applied + 1, each from a copy whose CRC32C verifies;
 //   3. claim a new epoch in the medium (fencing every older owner), then replay the history in
@@ -11,7 +12,7 @@ import { NodeError } from '../errors.js';
 import type { JournalRecord } from '../record/types.js';
 import { nextBatch } from './batch.js';
 import type { NodeOptions } from './options.js';
-import type { EpochStart, HeldLock, LsnOp, Ports, StoredRecord, VolumeState } from './ports.js';
+import type { EpochStart, HeldLock, LsnOp, Ports, RecordStore, StoredRecord, VolumeState } from './ports.js';
 
 export interface Adopted {
   readonly epoch: number;
@@ -23,21 +24,36 @@ export interface Adopted {
 /** Decodes and verifies a frame; throws on any damage. */
 export type Verify = (frame: Uint8Array) => JournalRecord;
 
-/** Every stored copy of the volume's records above `applied`, by LSN; this node's own first. */
-async function gatherCopies(ports: Ports, volume: number, applied: number): Promise<Map<number, StoredRecord[]>> {
-  const nodes = await ports.stores.nodes();
-  const ordered = [ports.self, ...nodes.filter((node) => node !== ports.self).sort()];
-  const stores = ordered.flatMap((node) => [ports.stores.mirror(node), ports.stores.journal(node)]);
-  const copies = new Map<number, StoredRecord[]>();
-  for (const store of stores) {
-    for (const record of await store.list(volume)) {
-      if (record.lsn <= applied) continue;
+/** Copies of records by LSN, in the order of the stores they came from. */
+type Copies = Map<number, StoredRecord[]>;
+
+/** Adds the stores' records of `volume` from LSN `from` on (read side by side) to `copies`. */
+async function collect(stores: readonly RecordStore[], volume: number, from: number, copies: Copies): Promise<void> {
+  for (const records of await Promise.all(stores.map((store) => store.list(volume, from)))) {
+    for (const record of records) {
       const list = copies.get(record.lsn);
       if (list) list.push(record);
       else copies.set(record.lsn, [record]);
     }
   }
-  return copies;
+}
+
+/**
+ * The volume's history above the applied position. Another node's stores are read only from the
+ * first LSN ours hold no intact copy of: below it they could only repeat what we have (one
+ * record per LSN is history). Reading the dead owner's journal whole doubled a takeover's reads.
+ * The exception is a medium never claimed (epoch 0, as after OPFS was cleared): the records'
+ * own epochs are then all there is to raise the next epoch above, so every copy is read.
+ */
+async function readHistory(ports: Ports, state: VolumeState, volume: number, verify: Verify): Promise<{ ops: LsnOp[]; maxEpoch: number }> {
+  const copies: Copies = new Map();
+  const first = state.applied + 1;
+  await collect([ports.stores.mirror(ports.self), ports.stores.journal(ports.self)], volume, first, copies);
+  const ours = historyFrom(state, copies, first, verify);
+  const others = (await ports.stores.nodes()).filter((node) => node !== ports.self).sort();
+  const stores = others.flatMap((node) => [ports.stores.mirror(node), ports.stores.journal(node)]);
+  await collect(stores, volume, state.epoch === 0 ? first : ours.next, copies);
+  return selectHistory(state, copies, volume, verify);
 }
 
 /**
@@ -69,24 +85,34 @@ function intactCopy(copies: readonly StoredRecord[], verify: Verify): LsnOp | un
 }
 
 /** The ops to replay, in LSN order, and the highest epoch any copy carries. */
-export function selectHistory(state: VolumeState, copies: Map<number, StoredRecord[]>, volume: number, verify: Verify): { ops: LsnOp[]; maxEpoch: number } {
+export function selectHistory(state: VolumeState, copies: Copies, volume: number, verify: Verify): { ops: LsnOp[]; maxEpoch: number } {
   let maxEpoch = state.epoch;
   for (const list of copies.values()) for (const copy of list) maxEpoch = Math.max(maxEpoch, copy.epoch);
-  const ops: LsnOp[] = [];
-  for (let lsn = state.applied + 1; ; lsn++) {
-    const valid = (copies.get(lsn) ?? []).filter((copy) => isHistory(state, copy));
-    if (valid.length === 0) break; // the end of the history (anything above a gap was never acked)
-    const op = intactCopy(valid, verify);
-    if (!op) {
-      throw new NodeError('EVOLUMESTOPPED', `volume ${volume}: every copy of record ${lsn} is damaged; stopping rather than applying later records out of order`, {
-        volume,
-        lsn,
-        copies: valid.length,
-      });
-    }
-    ops.push(op);
+  const { ops, next, damaged } = historyFrom(state, copies, state.applied + 1, verify);
+  if (damaged > 0) {
+    throw new NodeError('EVOLUMESTOPPED', `volume ${volume}: every copy of record ${next} is damaged; stopping rather than applying later records out of order`, {
+      volume,
+      lsn: next,
+      copies: damaged,
+    });
   }
   return { ops, maxEpoch };
+}
+
+/**
+ * The history's ops from LSN `from` while the copies hold an intact one; `next` is the first LSN
+ * without, and `damaged` how many history copies of it failed to verify (0: there are none — the
+ * end of the history, as anything above a gap was never acked).
+ */
+function historyFrom(state: VolumeState, copies: Copies, from: number, verify: Verify): { ops: LsnOp[]; next: number; damaged: number } {
+  // (Verifying a copy is a CRC32C at GB/s: selectHistory checking this prefix again costs little.)
+  const ops: LsnOp[] = [];
+  for (let lsn = from; ; lsn++) {
+    const valid = (copies.get(lsn) ?? []).filter((copy) => isHistory(state, copy));
+    const op = intactCopy(valid, verify);
+    if (!op) return { ops, next: lsn, damaged: valid.length };
+    ops.push(op);
+  }
 }
 
 /** A claimed volume and the history it must replay. */
@@ -103,8 +129,7 @@ function checkLock(lock: HeldLock, volume: number, doing: string): void {
 /** Steps 1–3 up to the claim, holding the volume's lock. */
 export async function claim(ports: Ports, volume: number, lock: HeldLock, verify: Verify): Promise<Claimed> {
   const state = await ports.medium.state(volume);
-  const copies = await gatherCopies(ports, volume, state.applied);
-  const { ops, maxEpoch } = selectHistory(state, copies, volume, verify);
+  const { ops, maxEpoch } = await readHistory(ports, state, volume, verify);
   const epoch = maxEpoch + 1;
   const base = Math.max(state.applied, ops.at(-1)?.lsn ?? 0);
   checkLock(lock, volume, 'adopting');

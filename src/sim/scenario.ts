@@ -58,13 +58,15 @@ export async function run(options: RunOptions): Promise<RunResult> {
   });
   const { rng, scheduler, world, nodes } = cluster;
   // Half the runs mirror after the journal instead of beside it; some hold acks without a mirror;
-  // some have a journal cap small enough for backpressure to bite; batch sizes vary.
+  // some have a journal cap small enough for backpressure to bite; batch sizes and flush delays vary.
   const settings = {
     mirrorConcurrently: rng.chance(0.5),
     requireMirror: rng.chance(0.25),
     ...(rng.chance(0.2) ? { journalCapBytes: 16_384 } : {}),
     // Small batches make replays and flushes take several steps, which orderings can then break.
     batchMaxOps: rng.pick([4, 16, 256]),
+    // A flusher that starts at once races whatever else runs (a replay, a fence) more closely.
+    flushDelayMs: rng.pick([0, 10]),
   };
   Object.assign(cluster.nodeOptions, settings);
   const note = (line: string) => cluster.note(line);

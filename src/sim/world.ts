@@ -388,7 +388,7 @@ export class World {
         }
         for (const record of records) store(true).records.set(MemoryStore.key(record.volume, record.lsn), record);
       }),
-      list: (volume) => this.io(node, latency, () => store().sorted(volume)),
+      list: (volume, from = 0) => this.io(node, latency, () => store().sorted(volume).filter((r) => r.lsn >= from)),
       deleteRange: (volume, from, to) => this.io(node, latency, () => {
         for (const [key, record] of store().records) {
           if (record.volume === volume && record.lsn >= from && record.lsn <= to) store().records.delete(key);

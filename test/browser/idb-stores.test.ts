@@ -123,14 +123,20 @@ describe('IdbStores', () => {
       expect(partsOf((await rawContents(cluster, 'mirror')).keys)).to.deep.equal(['3/1#0', '3/1#1', '3/1#2', '3/1#3']);
     });
 
-    it('keeps none of the parts of a record replaced by a shorter one, or deleted', async () => {
+    it('reads a record replaced by a shorter one as the shorter one, and a range delete leaves none of its parts', async () => {
       const cluster = freshCluster();
       const stores = await open(cluster, 'n1');
-      await stores.journal.put([record(VOLUME, 1, LARGE), record(VOLUME, 2, LARGE)]);
-      await stores.journal.put([record(VOLUME, 1, 10)]);
-      expect((await rawContents(cluster, 'journal')).keys).to.deep.equal([[3, 1, 0], [3, 2, 0], [3, 2, 1], [3, 2, 2], [3, 2, 3]]);
-      await stores.journal.deleteRange(VOLUME, 2, 2);
-      expect((await rawContents(cluster, 'journal')).keys).to.deep.equal([[3, 1, 0]]);
+      await stores.journal.put([record(VOLUME, 1, LARGE), record(VOLUME, 2, LARGE), record(VOLUME, 3, 10)]);
+      await stores.journal.put([record(VOLUME, 1, 10, 7), record(VOLUME, 2, PART_BYTES + 1, 8)]);
+      // The put deletes nothing (a request less on the ack path): the longer versions' later parts
+      // stay, marked by their part count, until the records are deleted.
+      expect((await rawContents(cluster, 'journal')).keys).to.deep.equal([
+        [3, 1, 0], [3, 1, 1], [3, 1, 2], [3, 1, 3], [3, 2, 0], [3, 2, 1], [3, 2, 2], [3, 2, 3], [3, 3, 0],
+      ]);
+      const listed = await stores.journal.list(VOLUME);
+      expect(listed.map(({ lsn, frame }) => [lsn, frame.length, frame[0]])).to.deep.equal([[1, 10, 7], [2, PART_BYTES + 1, 8], [3, 10, 3]]);
+      await stores.journal.deleteRange(VOLUME, 1, 2);
+      expect((await rawContents(cluster, 'journal')).keys).to.deep.equal([[3, 3, 0]]);
     });
 
     it('skips a record with a part missing, in the middle or at the end, and lists its neighbours', async () => {

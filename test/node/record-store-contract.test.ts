@@ -35,7 +35,7 @@ async function worldStores(): Promise<StoresUnderTest> {
 function settled(store: RecordStore, settle: Settle): RecordStore {
   return {
     put: (records) => settle(store.put(records)),
-    list: (volume) => settle(store.list(volume)),
+    list: (volume, from) => settle(store.list(volume, from)),
     deleteRange: (volume, from, to) => settle(store.deleteRange(volume, from, to)),
   };
 }
