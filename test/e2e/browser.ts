@@ -51,10 +51,32 @@ export class Tab {
 
   /** Crashes the tab's renderer, as an out-of-memory or a fault would. */
   async crash(): Promise<void> {
-    this.#cdp ??= await this.page.context().newCDPSession(this.page);
+    const cdp = await this.#session();
     const crashed = new Promise((resolve) => this.page.once('crash', resolve));
-    void this.#cdp.send('Page.crash').catch(() => {}); // never answered: the renderer is gone
+    void cdp.send('Page.crash').catch(() => {}); // never answered: the renderer is gone
     await crashed;
+  }
+
+  /**
+   * Caps the origin's storage quota (IndexedDB and OPFS together) at its usage now plus
+   * `headroom` bytes; with no headroom, lifts the cap. Seen here: the cap binds only while the
+   * origin's storage was not yet open when it was set; in a browser where the origin had used
+   * IndexedDB before, writes went on past it.
+   */
+  async capQuota(headroom?: number): Promise<void> {
+    const cdp = await this.#session();
+    const origin = new URL(this.page.url()).origin;
+    if (headroom === undefined) {
+      await cdp.send('Storage.overrideQuotaForOrigin', { origin });
+      return;
+    }
+    const { usage } = await cdp.send('Storage.getUsageAndQuota', { origin });
+    await cdp.send('Storage.overrideQuotaForOrigin', { origin, quotaSize: usage + headroom });
+  }
+
+  async #session(): Promise<CDPSession> {
+    this.#cdp ??= await this.page.context().newCDPSession(this.page);
+    return this.#cdp;
   }
 }
 

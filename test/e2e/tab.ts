@@ -21,12 +21,12 @@ const tandemTab = {
     return running.node.id;
   },
 
-  /** Writes `text` at `offset` of `path`; resolves to the op's LSN, or its error code. */
-  async write(volume: number, path: string, offset: number, text: string): Promise<{ lsn: number } | { error: string }> {
+  /** Writes `text` at `offset` of `path`; resolves to the op's LSN, or its error's code and message. */
+  async write(volume: number, path: string, offset: number, text: string): Promise<{ lsn: number } | { error: string; message: string }> {
     try {
       return { lsn: await node().node.submit(volume, { type: 'write', path, offset, data: utf8.encode(text), mtimeMs: Date.now() }) };
     } catch (error) {
-      return { error: error instanceof NodeError ? error.code : String(error) };
+      return { error: error instanceof NodeError ? error.code : String(error), message: String(error) };
     }
   },
 

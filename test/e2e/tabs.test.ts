@@ -32,13 +32,16 @@ function expected(acked: readonly Acked[], path: string): string {
 
 let clusters = 0;
 
-/** `count` tabs of a fresh cluster serving volume 1, settled: an owner mirrored by a partner. */
-async function cluster(count: number, node: Record<string, unknown> = {}) {
+/**
+ * `count` tabs of a fresh cluster serving volume 1, settled: an owner mirrored by a partner.
+ * `first`, if given, is an open tab to use as the first; `inside`, the browser to open tabs in.
+ */
+async function cluster(count: number, node: Record<string, unknown> = {}, first?: Tab, inside = browser) {
   const name = `e2e-${process.pid}-${clusters++}`;
   const tabs: Tab[] = [];
   const ids: string[] = [];
   for (let i = 0; i < count; i++) {
-    const tab = await browser.open();
+    const tab = i === 0 && first ? first : await inside.open();
     tabs.push(tab);
     ids.push(await tab.call<string>('start', { cluster: name, volumes: [1], node: { heartbeatMs: 100, hangTimeoutMs: 800, ...node } }));
   }
@@ -53,9 +56,11 @@ async function cluster(count: number, node: Record<string, unknown> = {}) {
   return { tabs, ids, owner, others: tabs.filter((_, i) => i !== owner), ownerId: ids[owner]! };
 }
 
-async function write(tab: Tab, acked: Acked[], path: string, offset: number, text: string): Promise<void> {
-  const result = await tab.call<{ lsn?: number; error?: string }>('write', 1, path, offset, text);
+/** Writes, and notes the write in `acked` if it was acked; resolves to the error otherwise. */
+async function write(tab: Tab, acked: Acked[], path: string, offset: number, text: string): Promise<{ error: string; message: string } | undefined> {
+  const result = await tab.call<{ lsn?: number; error?: string; message?: string }>('write', 1, path, offset, text);
   if (result.lsn !== undefined) acked.push({ lsn: result.lsn, path, offset, text });
+  return result.error === undefined ? undefined : { error: result.error, message: result.message ?? '' };
 }
 
 async function checkMedium(tab: Tab, acked: readonly Acked[]): Promise<void> {
@@ -122,6 +127,37 @@ describe('tabs end to end', { concurrency: false }, () => {
       for (const tab of tabs) if (!tab.page.isClosed()) await tab.page.close().catch(() => {});
     });
   }
+
+  test('quota exhaustion: writes fail with ENOSPC, nothing acked is lost, and writing resumes once space is back', async () => {
+    // A browser of its own: the cap binds only an origin whose storage is not open yet.
+    const own = await E2eBrowser.launch();
+    try {
+      const first = await own.open();
+      await first.capQuota(3 * 1024 * 1024);
+      const { others } = await cluster(2, {}, first, own);
+      const client = others[0]!;
+      const acked: Acked[] = [];
+      const errors: Array<{ error: string; message: string }> = [];
+      const text = (i: number) => `${i}`.padEnd(60_000, '.');
+      for (let i = 0; i < 120; i++) {
+        const error = await write(client, acked, `/q${i % 8}`, Math.floor(i / 8) * 60_000, text(i));
+        if (error) errors.push(error);
+      }
+      assert.ok(errors.length > 0, 'no write ran out of quota');
+      assert.ok(acked.length > 0, 'no write was acked before the quota ran out');
+      for (const { error, message } of errors) {
+        assert.equal(error, 'ENOSPC', message);
+        assert.match(message, /quota/i);
+      }
+      await first.capQuota(); // space is back
+      await checkMedium(client, acked);
+      await write(client, acked, '/after', 0, 'space again');
+      assert.equal(acked.at(-1)!.path, '/after', 'no write was acked once the quota was lifted');
+      await checkMedium(client, acked);
+    } finally {
+      await own.close();
+    }
+  });
 
   test('closing every tab and opening a new one recovers every acked write', async () => {
     const { tabs, owner, others } = await cluster(2);
