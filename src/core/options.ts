@@ -58,7 +58,7 @@ export const DEFAULT_OPTIONS: Omit<NodeOptions, 'volumes'> = {
   groupMaxRecords: 64,
   dedupWindow: 65_536,
   journalCapBytes: 64 * 1024 * 1024,
-  flushDelayMs: 10,
+  flushDelayMs: 50,
   trimDelayMs: 50,
 };
 

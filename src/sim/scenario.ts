@@ -66,7 +66,7 @@ export async function run(options: RunOptions): Promise<RunResult> {
     // Small batches make replays and flushes take several steps, which orderings can then break.
     batchMaxOps: rng.pick([4, 16, 256]),
     // A flusher that starts at once races whatever else runs (a replay, a fence) more closely.
-    flushDelayMs: rng.pick([0, 10]),
+    flushDelayMs: rng.pick([0, 50]),
   };
   Object.assign(cluster.nodeOptions, settings);
   const note = (line: string) => cluster.note(line);
