@@ -145,7 +145,9 @@ export class MediumWorker {
           slots.write({ ...slots.state, times, pending }),
         );
         try {
-          for (const op of coalesce(fresh.map((item) => item.op))) await batch.apply(op);
+          const ops = coalesce(fresh.map((item) => item.op));
+          await batch.open(ops);
+          for (const op of ops) await batch.apply(op);
           await batch.commit();
         } catch (error) {
           await batch.abandon();
@@ -714,6 +716,26 @@ class Batch {
 
   times(): Record<string, Times> {
     return Object.fromEntries(this.#times);
+  }
+
+  /**
+   * Opens the files the batch's ops write, side by side rather than one op at a time: a replay
+   * writes into many files at once, and opening each costs about a millisecond of round trips.
+   * Only when the order cannot matter: when no path is made a file by one op and a directory (or
+   * a file's parent) by another. Otherwise each op opens its file when it runs.
+   */
+  async open(ops: readonly Op[]): Promise<void> {
+    const files = new Set<string>();
+    const directories = new Set<string>();
+    for (const op of ops) {
+      if (op.type === 'rename' || op.type === 'unlink' || op.type === 'rmdir') return; // never in a batch with others
+      if (op.type === 'setTimes') continue;
+      const names = components(op.path);
+      for (let depth = op.type === 'mkdir' ? names.length : names.length - 1; depth > 0; depth--) directories.add(canonical(names.slice(0, depth)));
+      if (op.type !== 'mkdir' && names.length > 0) files.add(canonical(names));
+    }
+    for (const file of files) if (directories.has(file)) return;
+    await Promise.all([...files].map((path) => this.#file(components(path))));
   }
 
   async apply(op: Op): Promise<void> {

@@ -145,6 +145,21 @@ const opCases: MediumCase[] = [
     },
   },
   {
+    name: 'in one batch, an op that meets what an earlier op made as the other kind is skipped, and the rest apply',
+    async run(make) {
+      const t = await make();
+      await applyOps(t, [
+        write('/x', 0, 'file'), write('/x/y', 0, 'under a file'), { type: 'mkdir', path: '/d', recursive: false },
+        write('/d', 0, 'over a directory'), { type: 'create', path: '/d/e', truncate: false }, write('/p/q', 0, 'r'),
+      ]);
+      await checkFile(t.read, '/x', 'file');
+      await checkMissing(t, '/x/y');
+      await checkDirectory(t, '/d');
+      await checkFile(t.read, '/d/e', '');
+      await checkFile(t.read, '/p/q', 'r');
+    },
+  },
+  {
     name: 'truncate makes a missing file, shrinks a file, and zero-extends it',
     async run(make) {
       const t = await make();
