@@ -162,12 +162,8 @@ export class MediumWorker {
   /** Up to `length` bytes of a file from `offset`; undefined when no file is at `path`. */
   read(volume: number, path: string, offset: number, length: number): Promise<Uint8Array | undefined> {
     return overWire(async () => {
-      const entry = await this.#find(volume, path);
-      if (entry?.kind !== 'file') return undefined;
-      const file = await entry.getFile();
-      const start = Math.min(offset, file.size);
-      const bytes = new Uint8Array(await file.slice(start, Math.min(start + length, file.size)).arrayBuffer());
-      return transfer(bytes, [bytes.buffer]);
+      const bytes = await readSettled(() => this.#find(volume, path), offset, length);
+      return bytes && transfer(bytes, [bytes.buffer]);
     });
   }
 
@@ -311,6 +307,30 @@ function asMediumError(error: unknown): MediumError {
   if (name === 'QuotaExceededError') return new MediumError(`OPFS quota exceeded: ${message}`, { permanent: false, quota: true, name });
   return new MediumError(`OPFS I/O failed: ${name}: ${message}`, { permanent: false, name });
 }
+
+/**
+ * Up to `length` bytes from `offset` of the file `find` finds; undefined when there is none.
+ * Reads take no lock, so one can meet a batch writing the file this instant: Chromium then fails
+ * it with NotReadableError (the file changed under its snapshot), or, while a writable swaps its
+ * copy in, NotFoundError. Such a read is taken again, from the look-up, a moment later.
+ */
+async function readSettled(find: () => Promise<FileSystemHandleUnion | undefined>, offset: number, length: number): Promise<Uint8Array<ArrayBuffer> | undefined> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const entry = await find();
+      if (entry?.kind !== 'file') return undefined;
+      const file = await entry.getFile();
+      const start = Math.min(offset, file.size);
+      return new Uint8Array(await file.slice(start, Math.min(start + length, file.size)).arrayBuffer());
+    } catch (error) {
+      const name = nameOf(error);
+      if ((name !== 'NotReadableError' && name !== 'NotFoundError') || attempt === READ_ATTEMPTS) throw error;
+      await sleep(attempt * 5);
+    }
+  }
+}
+
+const READ_ATTEMPTS = 5;
 
 function nameOf(error: unknown): string | undefined {
   return error instanceof Error ? error.name : undefined;

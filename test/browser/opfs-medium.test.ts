@@ -419,6 +419,29 @@ describe('OpfsMedium', () => {
       expect(await medium.state(VOLUME)).to.include({ applied: 2 });
     }));
 
+    it('reads a file while batches write it through writables: every read succeeds (a read that meets a write is taken again)', withClusters('sync', async (set) => {
+      const cluster = set.fresh();
+      const [a, b] = [await set.open(cluster, 'writable'), await set.open(cluster)];
+      await a.claim(VOLUME, 1, 0);
+      let lsn = 1;
+      let writing = true;
+      const writes = (async () => {
+        for (let round = 0; round < 40; round += 1) {
+          await a.apply(VOLUME, 1, numbered(lsn, Array.from({ length: 8 }, (_, i) => write('/hot', (round * 8 + i) * 65536, noise(65536, round)))));
+          lsn += 8;
+        }
+        writing = false;
+      })();
+      let reads = 0;
+      const failures: string[] = [];
+      while (writing) {
+        await b.read(VOLUME, '/hot').then(() => reads++, (error: Error) => failures.push(`${error.name}: ${error.message}`));
+      }
+      await writes;
+      expect(failures, 'reads that failed').to.deep.equal([]);
+      expect(reads).to.be.above(5);
+    }));
+
     it('keeps a busy volume\'s files open between batches, and lets them go soon after the last one', withClusters('sync', async (set) => {
       const cluster = set.fresh();
       const [a, b] = [await set.open(cluster), await set.open(cluster)];
