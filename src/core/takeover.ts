@@ -53,7 +53,7 @@ async function readHistory(ports: Ports, state: VolumeState, volume: number, ver
   const others = (await ports.stores.nodes()).filter((node) => node !== ports.self).sort();
   const stores = others.flatMap((node) => [ports.stores.mirror(node), ports.stores.journal(node)]);
   await collect(stores, volume, state.epoch === 0 ? first : ours.next, copies);
-  return selectHistory(state, copies, volume, verify);
+  return selectHistory(state, copies, volume, verify, ours.ops);
 }
 
 /**
@@ -84,11 +84,14 @@ function intactCopy(copies: readonly StoredRecord[], verify: Verify): LsnOp | un
   return undefined;
 }
 
-/** The ops to replay, in LSN order, and the highest epoch any copy carries. */
-export function selectHistory(state: VolumeState, copies: Copies, volume: number, verify: Verify): { ops: LsnOp[]; maxEpoch: number } {
+/**
+ * The ops to replay, in LSN order, and the highest epoch any copy carries. `known` is the start of
+ * the history, already chosen (from applied + 1 on): the search goes on after it.
+ */
+export function selectHistory(state: VolumeState, copies: Copies, volume: number, verify: Verify, known: readonly LsnOp[] = []): { ops: LsnOp[]; maxEpoch: number } {
   let maxEpoch = state.epoch;
   for (const list of copies.values()) for (const copy of list) maxEpoch = Math.max(maxEpoch, copy.epoch);
-  const { ops, next, damaged } = historyFrom(state, copies, state.applied + 1, verify);
+  const { ops, next, damaged } = historyFrom(state, copies, state.applied + 1 + known.length, verify);
   if (damaged > 0) {
     throw new NodeError('EVOLUMESTOPPED', `volume ${volume}: every copy of record ${next} is damaged; stopping rather than applying later records out of order`, {
       volume,
@@ -96,7 +99,7 @@ export function selectHistory(state: VolumeState, copies: Copies, volume: number
       copies: damaged,
     });
   }
-  return { ops, maxEpoch };
+  return { ops: [...known, ...ops], maxEpoch };
 }
 
 /**
@@ -105,7 +108,6 @@ export function selectHistory(state: VolumeState, copies: Copies, volume: number
  * end of the history, as anything above a gap was never acked).
  */
 function historyFrom(state: VolumeState, copies: Copies, from: number, verify: Verify): { ops: LsnOp[]; next: number; damaged: number } {
-  // (Verifying a copy is a CRC32C at GB/s: selectHistory checking this prefix again costs little.)
   const ops: LsnOp[] = [];
   for (let lsn = from; ; lsn++) {
     const valid = (copies.get(lsn) ?? []).filter((copy) => isHistory(state, copy));
