@@ -525,7 +525,7 @@ class StateSlots {
       if (!held) await file.abandon(); // a held one is closed with the rest after the failure
       throw error;
     }
-    await (held?.flush ? held.flush() : file.commit());
+    await (held ? held.flush!() : file.commit());
     this.#newest = { slot, sequence, state };
   }
 
@@ -677,11 +677,7 @@ class OpenFiles {
    * the tree is about to change shape. After a failure the rest are closed and it is thrown.
    */
   async release(): Promise<void> {
-    const files = [...this.#files.values()];
-    const touched = this.#touched;
-    this.#files = new Map();
-    this.#touched = new Set();
-    this.directories = new Map();
+    const { files, touched } = this.#takeAll();
     const failures: unknown[] = [];
     for (const file of files) {
       try {
@@ -695,11 +691,16 @@ class OpenFiles {
 
   /** Closes every file with no flush: when idle (every change was flushed), or after a failure. */
   async close(): Promise<void> {
-    const files = [...this.#files.values()];
+    await Promise.allSettled(this.#takeAll().files.map((file) => file.abandon()));
+  }
+
+  /** Every open file (and which this batch changed), forgotten here with the known directories. */
+  #takeAll(): { files: FileAccess[]; touched: ReadonlySet<FileAccess> } {
+    const taken = { files: [...this.#files.values()], touched: this.#touched };
     this.#files = new Map();
     this.#touched = new Set();
     this.directories = new Map();
-    await Promise.allSettled(files.map((file) => file.abandon()));
+    return taken;
   }
 }
 
@@ -755,7 +756,11 @@ class Batch {
       if (op.type !== 'mkdir' && names.length > 0) files.add(canonical(names));
     }
     for (const file of files) if (directories.has(file)) return;
-    await Promise.all([...files].map((path) => this.#file(components(path))));
+    // Every open settles before a failure is thrown: a file opened after the batch was abandoned
+    // would stay open, and locked, with nothing left to close it.
+    const opened = await Promise.allSettled([...files].map((path) => this.#file(components(path))));
+    const failed = opened.find((result) => result.status === 'rejected');
+    if (failed) throw failed.reason;
   }
 
   async apply(op: Op): Promise<void> {
