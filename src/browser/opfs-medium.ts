@@ -2,11 +2,11 @@
 // where sync access handles exist, through comlink; errors come back as plain
 // `{ name, code, message, data }` objects and are rethrown here as FencedError / MediumError.
 import { wrap, type Remote } from 'comlink';
-import type { LsnOp, Medium, VolumeState } from '../core/ports.js';
+import type { ClaimedState, LsnOp, Medium, VolumeState } from '../core/ports.js';
 import { FencedError, MediumError, NodeError } from '../errors.js';
-import type { Access, EntryStat, FaultKind, MediumWorker, WireError } from './opfs-worker.js';
+import type { Access, EntryStat, FaultKind, FaultPoint, MediumWorker, WireError } from './opfs-worker.js';
 
-export type { Access, EntryStat, FaultKind } from './opfs-worker.js';
+export type { Access, EntryStat, FaultKind, FaultPoint } from './opfs-worker.js';
 
 export interface OpfsMediumOptions {
   /** The cluster's name: its volumes live under `tandemfs/<cluster>/` in OPFS. */
@@ -59,8 +59,12 @@ export class OpfsMedium implements Medium {
     return this.#call((remote) => remote.state(volume));
   }
 
-  claim(volume: number, epoch: number, base: number): Promise<VolumeState> {
-    return this.#call((remote) => remote.claim(volume, epoch, base));
+  async claim(volume: number, epoch: number, base: number): Promise<ClaimedState> {
+    // The worker sends the recent op ids flat, [opId, lsn, opId, lsn, ...], in one buffer.
+    const { recent: flat, ...state } = await this.#call((remote) => remote.claim(volume, epoch, base));
+    const recent: Array<[number, number]> = [];
+    for (let i = 0; i + 1 < flat.length; i += 2) recent.push([flat[i]!, flat[i + 1]!]);
+    return { ...state, recent };
   }
 
   apply(volume: number, epoch: number, ops: readonly LsnOp[]): Promise<void> {
@@ -81,9 +85,12 @@ export class OpfsMedium implements Medium {
     return this.#call((remote) => remote.list(volume, path));
   }
 
-  /** Fault injection for tests of the owner's failure paths: the next `count` applies fail. */
-  failNext(count: number, kind: FaultKind): Promise<void> {
-    return this.#call((remote) => remote.failNext(count, kind));
+  /**
+   * Fault injection for tests of the owner's failure paths: the next `count` applies fail, before
+   * touching any file, or (`at` 'state') with their files and op ids written but not their state.
+   */
+  failNext(count: number, kind: FaultKind, at: FaultPoint = 'start'): Promise<void> {
+    return this.#call((remote) => remote.failNext(count, kind, at));
   }
 
   /**

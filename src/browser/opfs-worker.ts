@@ -5,7 +5,9 @@
 // Layout under the OPFS root, for a cluster C and a volume V:
 //   tandemfs/C/vV/         the volume's files and directories ("/" of the volume)
 //   tandemfs/C/vV.state.a  the volume's state (epoch, applied, epochs, file times, a pending
-//   tandemfs/C/vV.state.b  directory rename), in two slots: see "Volume state" below
+//   tandemfs/C/vV.state.b  directory rename, the newest op ids), in two slots: see "Volume state"
+//   tandemfs/C/vV.ops/N    the op ids applied at recent LSNs, a ring in 8 segment files: see
+//                          "Recently applied op ids" below
 //
 // Every claim and apply of a volume runs inside the Web Lock `tandemfs:medium:C:V`. Web Locks are
 // origin-wide, so a claim from another tab waits for an apply in progress here, and the epoch the
@@ -13,7 +15,7 @@
 // that dies loses its locks, and its file handles are freed some 25–65 ms later, which is why
 // opening a file retries while another context still holds it.
 import { expose, transfer } from 'comlink';
-import type { EpochStart, LsnOp, VolumeState } from '../core/ports.js';
+import { RECENT_OPS, type EpochStart, type LsnOp, type VolumeState } from '../core/ports.js';
 import { FencedError, MediumError, TandemError } from '../errors.js';
 import type { Op } from '../record/types.js';
 import { openWritable } from './opfs-writable.js';
@@ -23,6 +25,21 @@ export type Access = 'sync' | 'writable';
 
 /** What `failNext` makes the next applies fail with. */
 export type FaultKind = 'io' | 'quota' | 'broken';
+
+/**
+ * Where `failNext` makes an apply fail: before it touches any file ('start'), or once its files
+ * (and any op ids bound for the ring) are flushed but before its state is written ('state': a
+ * batch cut short).
+ */
+export type FaultPoint = 'start' | 'state';
+
+/**
+ * A claim as it crosses to the page: `recent` is ClaimedState.recent flattened to
+ * [opId, lsn, opId, lsn, ...], one transferable buffer rather than up to 65,536 cloned arrays.
+ */
+export interface WireClaim extends VolumeState {
+  readonly recent: Float64Array<ArrayBuffer>;
+}
 
 export interface EntryStat {
   readonly kind: 'file' | 'directory';
@@ -89,6 +106,7 @@ const MAX_HELD_FILES = 64;
 /** What the worker keeps open for a volume between batches. */
 interface Held {
   readonly slots: StateSlots;
+  readonly ring: OpIdRing;
   readonly files: OpenFiles;
   timer?: ReturnType<typeof setTimeout>;
 }
@@ -97,7 +115,7 @@ export class MediumWorker {
   #cluster = '';
   #clusterDir: FileSystemDirectoryHandle | undefined;
   #access: Access = 'sync';
-  #faults: { left: number; kind: FaultKind } = { left: 0, kind: 'io' };
+  #faults: { left: number; kind: FaultKind; at: FaultPoint } = { left: 0, kind: 'io', at: 'start' };
   #held = new Map<number, Held>();
 
   /** Binds the worker to a cluster; 'auto' takes sync access handles where they exist. */
@@ -118,29 +136,31 @@ export class MediumWorker {
     return overWire(async () => publicState(await this.#slots(volume).read()));
   }
 
-  claim(volume: number, epoch: number, base: number): Promise<VolumeState> {
+  claim(volume: number, epoch: number, base: number): Promise<WireClaim> {
     return overWire(() =>
-      this.#locked(volume, async ({ slots }) => {
+      this.#locked(volume, async ({ slots, ring }) => {
         const state = await slots.read();
         if (epoch <= state.epoch) throw new FencedError(volume, epoch, state.epoch);
         await this.#finishPendingRename(volume, slots);
+        // Read before the claim is written: a claim that fails leaves the epoch as it was.
+        const recent = await ring.read(state.applied, slots.state.opIds ?? []);
         const next: StoredState = { ...slots.state, epoch, epochs: [...state.epochs, { epoch, base }] };
         await slots.write(next);
-        return publicState(next);
+        return transfer({ ...publicState(next), recent }, [recent.buffer]);
       }),
     );
   }
 
   apply(volume: number, epoch: number, ops: readonly LsnOp[]): Promise<void> {
     return overWire(() =>
-      this.#locked(volume, async ({ slots, files }) => {
+      this.#locked(volume, async ({ slots, ring, files }) => {
         const state = await slots.read();
         if (epoch !== state.epoch) throw new FencedError(volume, epoch, state.epoch);
         await this.#finishPendingRename(volume, slots);
         const fresh = ops.filter(({ lsn }) => lsn > state.applied);
         const last = fresh.at(-1);
         if (!last) return;
-        this.#takeFault();
+        this.#takeFault('start');
         const batch = new Batch(await this.#volumeRoot(volume), this.#opener(), files, slots.state.times, (pending, times) =>
           slots.write({ ...slots.state, times, pending }),
         );
@@ -153,8 +173,10 @@ export class MediumWorker {
           await batch.abandon();
           throw error;
         }
-        // Only now, with every touched file flushed, may the batch count as applied.
-        await slots.write({ ...slots.state, applied: last.lsn, times: batch.times(), pending: undefined });
+        const opIds = await ring.remember(slots.state.opIds ?? [], fresh);
+        this.#takeFault('state');
+        // Only now, with every touched file and the op ids flushed, may the batch count as applied.
+        await slots.write({ ...slots.state, applied: last.lsn, times: batch.times(), pending: undefined, opIds });
       }),
     );
   }
@@ -194,13 +216,16 @@ export class MediumWorker {
     });
   }
 
-  /** Fault injection for tests: the next `count` applies fail, before touching any file. */
-  failNext(count: number, kind: FaultKind): void {
-    this.#faults = { left: count, kind };
+  /**
+   * Fault injection for tests: the next `count` applies that have ops to apply fail, before
+   * touching any file, or (`at` 'state') just before writing the state.
+   */
+  failNext(count: number, kind: FaultKind, at: FaultPoint = 'start'): void {
+    this.#faults = { left: count, kind, at };
   }
 
-  #takeFault(): void {
-    if (this.#faults.left === 0) return;
+  #takeFault(at: FaultPoint): void {
+    if (this.#faults.left === 0 || this.#faults.at !== at) return;
     this.#faults.left -= 1;
     const { kind } = this.#faults;
     if (kind === 'broken') throw new MediumError('injected fault: broken I/O', { permanent: true, injected: true });
@@ -217,7 +242,7 @@ export class MediumWorker {
       const keep = this.#access === 'sync';
       let held = this.#held.get(volume);
       if (!held) {
-        held = { slots: this.#slots(volume), files: new OpenFiles(keep) };
+        held = { slots: this.#slots(volume), ring: this.#ring(volume, keep), files: new OpenFiles(keep) };
         this.#held.set(volume, held);
       }
       clearTimeout(held.timer);
@@ -240,11 +265,15 @@ export class MediumWorker {
     if (!held) return;
     this.#held.delete(volume);
     clearTimeout(held.timer);
-    await Promise.allSettled([held.files.close(), held.slots.release()]);
+    await Promise.allSettled([held.files.close(), held.slots.release(), held.ring.release()]);
   }
 
   #slots(volume: number): StateSlots {
     return new StateSlots(this.#clusterRoot(), `v${volume}`, this.#opener());
+  }
+
+  #ring(volume: number, keep: boolean): OpIdRing {
+    return new OpIdRing(this.#clusterRoot(), `v${volume}.ops`, this.#opener(), keep);
   }
 
   #clusterRoot(): FileSystemDirectoryHandle {
@@ -413,6 +442,11 @@ interface StoredState {
   /** Times set by ops, by canonical path. */
   readonly times: Readonly<Record<string, Times>>;
   readonly pending?: PendingRename | undefined;
+  /**
+   * [opId, lsn, opId, lsn, ...] of the ops applied since the op-id ring last took them (at most
+   * STATE_OP_IDS), newer than the ring's entries for their LSNs: see OpIdRing.
+   */
+  readonly opIds?: readonly number[];
 }
 
 const FRESH: StoredState = { epoch: 0, applied: 0, epochs: [], times: {} };
@@ -589,6 +623,240 @@ let crc32cModule: Promise<{ crc32c: Crc32cFunction }> | undefined;
 async function loadCrc32c(): Promise<Crc32cFunction> {
   crc32cModule ??= import('../record/crc32c.js');
   return (await crc32cModule).crc32c;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Recently applied op ids
+
+/**
+ * Slots in a volume's ring of op ids: the entry for LSN l is at slot l % RING_SLOTS, so writing it
+ * again on a replay changes nothing and nothing ever needs compacting. Twice RECENT_OPS, not
+ * RECENT_OPS: a batch writes its entries before its state says it applied them, so a batch cut
+ * short has already overwritten the slots of the LSNs RING_SLOTS below its own. With twice the
+ * window those lie below the window (for a batch of at most RECENT_OPS ops; an owner's are 256 by
+ * default), so the window stays whole even when the batch's ops never become history (a fenced
+ * owner's unacked tail, which the next owner's ops replace).
+ */
+const RING_SLOTS = 2 * RECENT_OPS;
+
+/**
+ * Entries per segment file of the ring (256 KiB, 8 files). A writable, the fallback, copies its
+ * whole file before the first write: on a single 2 MiB ring that copy added ~30 ms to every batch
+ * that wrote the ring (Chromium, this machine), on 256 KiB ~4 ms. Smaller segments would copy
+ * less, but a claim looks up every file its window spans, at ~1–2 ms each.
+ */
+const SEGMENT_SLOTS = 16_384;
+
+/** An entry: the op id, then the LSN, each a little-endian float64 (op ids are integers up to 2^53). */
+const ENTRY_BYTES = 16;
+
+/**
+ * Most op ids the state holds before they move into the ring (StoredState.opIds). Writing and
+ * flushing every batch's op ids in the ring made a one-op batch ~1.5 ms (a quarter) slower with
+ * sync access handles; in the state they ride on the flush the batch makes anyway, at ~13 KiB of
+ * JSON at most, and the ring is written about once every STATE_OP_IDS ops.
+ */
+const STATE_OP_IDS = 512;
+
+/** Entries for consecutive LSNs, to be written at `at` in one segment file. */
+interface EntryRun {
+  readonly segment: number;
+  readonly at: number;
+  readonly bytes: Uint8Array;
+}
+
+/**
+ * The op ids of a volume's recently applied ops (ClaimedState.recent), so that its next owner
+ * recognises a client's retry of an op an earlier owner applied: a ring of RING_SLOTS entries in
+ * the segment files `vV.ops/0` … `vV.ops/7`, and the newest ones in the state (StoredState.opIds).
+ * An apply puts its fresh ops' ids in the state it writes with the applied position; when the
+ * state holds more than STATE_OP_IDS, they are written to the ring and flushed before that state
+ * write, which then holds none. So every LSN the state calls applied has its op id on disk, in
+ * the state or in the ring. A ring entry above applied (a batch cut short after writing them) is
+ * never reported, and is overwritten when its LSN is applied for real.
+ */
+class OpIdRing {
+  readonly #parent: FileSystemDirectoryHandle;
+  readonly #name: string;
+  readonly #open: (file: FileSystemFileHandle) => Promise<FileAccess>;
+  readonly #keep: boolean;
+  #directory: FileSystemDirectoryHandle | undefined;
+  /** Open segments: during a batch, and (sync access handles) those it wrote until the next one. */
+  #files = new Map<number, FileAccess>();
+
+  constructor(parent: FileSystemDirectoryHandle, name: string, open: (file: FileSystemFileHandle) => Promise<FileAccess>, keep: boolean) {
+    this.#parent = parent;
+    this.#name = name;
+    this.#open = open;
+    this.#keep = keep;
+  }
+
+  /**
+   * The op ids the state is to hold once a batch of `fresh` ops is applied: the batch's, after
+   * the ones the state holds now (`held`). Past STATE_OP_IDS they all go into the ring instead,
+   * made durable here, before the state that no longer holds them is written.
+   */
+  async remember(held: readonly number[], fresh: readonly LsnOp[]): Promise<number[]> {
+    const opIds = [...held];
+    for (const { opId, lsn } of fresh) opIds.push(opId, lsn);
+    if (opIds.length <= 2 * STATE_OP_IDS) return opIds;
+    await this.#write(opIds);
+    return [];
+  }
+
+  /** Writes the entries [opId, lsn, opId, lsn, ...] (ascending LSNs) and makes them durable. */
+  async #write(opIds: readonly number[]): Promise<void> {
+    const runs = entryRuns(opIds);
+    try {
+      for (const { segment, at, bytes } of runs) await (await this.#segment(segment)).write(bytes, at);
+      const written = new Set(runs.map((run) => run.segment));
+      for (const [segment, file] of this.#files) {
+        if (this.#keep && written.has(segment)) {
+          await file.flush!();
+          continue;
+        }
+        // A writable commits (its only flush) and closes; a held segment this batch did not write
+        // was flushed by an earlier one and is closed: the ring has moved on.
+        this.#files.delete(segment);
+        await (written.has(segment) ? file.commit() : file.abandon());
+      }
+    } catch (error) {
+      await this.release();
+      throw error;
+    }
+  }
+
+  /** Closes the open segments: every write to them was flushed, or the batch failed. */
+  async release(): Promise<void> {
+    const files = [...this.#files.values()];
+    this.#files.clear();
+    await Promise.allSettled(files.map((file) => file.abandon()));
+  }
+
+  /**
+   * [opId, lsn, opId, lsn, ...] for the LSNs max(1, applied - RECENT_OPS + 1) through `applied`,
+   * in LSN order: the state's `newer` op ids, else the ring's entry where it holds its own LSN. A
+   * slot holding another LSN (an older one, or one a batch cut short wrote above applied) or
+   * nothing (past a segment's end) has no op id to report.
+   */
+  async read(applied: number, newer: readonly number[]): Promise<Float64Array<ArrayBuffer>> {
+    const first = Math.max(1, applied - RECENT_OPS + 1);
+    // The op id of each LSN from `first`, at LSN - first; NaN where none is known.
+    const ids = new Float64Array(Math.max(0, applied - first + 1)).fill(NaN);
+    await this.#readInto(ids, first);
+    for (let i = 0; i + 1 < newer.length; i += 2) {
+      const [opId, lsn] = [newer[i]!, newer[i + 1]!];
+      if (lsn >= first && lsn <= applied) ids[lsn - first] = opId;
+    }
+    return knownPairs(ids, first);
+  }
+
+  /** Fills `ids` (from LSN `first`) with the op ids of the ring's entries that hold their own LSN. */
+  async #readInto(ids: Float64Array, first: number): Promise<void> {
+    if (ids.length === 0) return;
+    const directory = await childDirectory(this.#parent, this.#name, false);
+    if (!directory) return;
+    const pieces = await Promise.all(segmentRanges(first, first + ids.length - 1).map((range) => entrySlice(directory, range)));
+    // One read of all the slices: each read costs round trips (17 slices read in parallel took
+    // 40–80 ms, one read of them all 15–30).
+    const view = new DataView(await new Blob(pieces.map(({ slice }) => slice)).arrayBuffer());
+    let at = 0;
+    for (const { from, slice } of pieces) {
+      for (let i = 0; (i + 1) * ENTRY_BYTES <= slice.size; i++, at += ENTRY_BYTES) {
+        if (view.getFloat64(at + 8, true) === from + i) ids[from + i - first] = view.getFloat64(at, true);
+      }
+      at += slice.size % ENTRY_BYTES; // a torn last entry, never written whole: skipped
+    }
+  }
+
+  async #segment(segment: number): Promise<FileAccess> {
+    const open = this.#files.get(segment);
+    if (open) return open;
+    this.#directory ??= await this.#parent.getDirectoryHandle(this.#name, { create: true });
+    const handle = await this.#directory.getFileHandle(String(segment), { create: true });
+    const file = await whenFree(`${this.#name}/${segment}`, () => this.#open(handle));
+    this.#files.set(segment, file);
+    return file;
+  }
+}
+
+/** [opId, lsn, opId, lsn, ...] of the known op ids in `ids` (from LSN `first`), in LSN order. */
+function knownPairs(ids: Float64Array, first: number): Float64Array<ArrayBuffer> {
+  const out = new Float64Array(2 * ids.length);
+  let count = 0;
+  for (let i = 0; i < ids.length; i++) {
+    const opId = ids[i]!;
+    if (Number.isNaN(opId)) continue;
+    out[count++] = opId;
+    out[count++] = first + i;
+  }
+  return out.slice(0, count);
+}
+
+/** Where the entry of `lsn` lives: its segment file, and its byte offset there. */
+function entryPlace(lsn: number): { segment: number; at: number } {
+  const slot = lsn % RING_SLOTS;
+  return { segment: Math.floor(slot / SEGMENT_SLOTS), at: (slot % SEGMENT_SLOTS) * ENTRY_BYTES };
+}
+
+/** An op id at its LSN. */
+interface Entry {
+  readonly opId: number;
+  readonly lsn: number;
+}
+
+/**
+ * The entries [opId, lsn, opId, lsn, ...] as writes, one per run of consecutive LSNs within a
+ * segment: one or two for STATE_OP_IDS of them. Only the last RECENT_OPS LSNs: older ones are out
+ * of the window once the batch that brought them is applied.
+ */
+function entryRuns(opIds: readonly number[]): EntryRun[] {
+  const last = opIds.at(-1) ?? 0;
+  const runs: Entry[][] = [];
+  let run: Entry[] = [];
+  for (let i = 0; i + 1 < opIds.length; i += 2) {
+    const entry = { opId: opIds[i]!, lsn: opIds[i + 1]! };
+    if (entry.lsn <= last - RECENT_OPS) continue;
+    const previous = run.at(-1);
+    // A segment holds the LSNs of a multiple of SEGMENT_SLOTS and the ones after it.
+    if (previous && (entry.lsn !== previous.lsn + 1 || entry.lsn % SEGMENT_SLOTS === 0)) {
+      runs.push(run);
+      run = [];
+    }
+    run.push(entry);
+  }
+  if (run.length > 0) runs.push(run);
+  return runs.map(encodeEntries);
+}
+
+function encodeEntries(run: readonly Entry[]): EntryRun {
+  const bytes = new Uint8Array(run.length * ENTRY_BYTES);
+  const view = new DataView(bytes.buffer);
+  run.forEach(({ opId, lsn }, i) => {
+    view.setFloat64(i * ENTRY_BYTES, opId, true);
+    view.setFloat64(i * ENTRY_BYTES + 8, lsn, true);
+  });
+  return { ...entryPlace(run[0]?.lsn ?? 0), bytes };
+}
+
+/** The LSNs `first`–`last`, cut where their entries move to another segment file. */
+function segmentRanges(first: number, last: number): Array<{ from: number; to: number }> {
+  const ranges: Array<{ from: number; to: number }> = [];
+  for (let from = first; from <= last; ) {
+    const to = Math.min(last, from - (from % SEGMENT_SLOTS) + SEGMENT_SLOTS - 1);
+    ranges.push({ from, to });
+    from = to + 1;
+  }
+  return ranges;
+}
+
+/** The stored entries of the LSNs `from`–`to`, unread; fewer (or none) where the segment is short or missing. */
+async function entrySlice(directory: FileSystemDirectoryHandle, { from, to }: { from: number; to: number }): Promise<{ from: number; slice: Blob }> {
+  const { segment, at } = entryPlace(from);
+  const handle = await childFile(directory, String(segment));
+  if (!handle) return { from, slice: new Blob() };
+  const file = await handle.getFile();
+  return { from, slice: file.slice(at, at + (to - from + 1) * ENTRY_BYTES) };
 }
 
 // ---------------------------------------------------------------------------------------------

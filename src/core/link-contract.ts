@@ -112,7 +112,7 @@ const peerCases: LinkCase[] = [
 function samples(): unknown[] {
   const bytes = (length: number, seed: number) => pattern(length, seed);
   return [
-    { t: 'heartbeat', owns: [[1, 2], [3, 4]], adopts: true },
+    { t: 'heartbeat', owns: [[1, 2], [3, 4]], partners: [[1, 'n2', 3], [3, null, 1]], adopts: true },
     { t: 'mirror', volume: 7, epoch: 3, session: 9, lsns: [1, 2, 3], frames: [bytes(100, 1), bytes(0, 2), bytes(4096, 3)] },
     { t: 'op', id: 1, volume: 2, opId: 2 ** 53 - 1, op: { type: 'write', path: '/ä/€/😀', offset: 0, data: bytes(10, 4), mtimeMs: 1.5 } },
     { t: 'opResult', id: 1, error: { code: 'EIO', message: 'the medium failed' } },
@@ -144,6 +144,38 @@ const messageCases: LinkCase[] = [
     }, (link) => {
       // The first message leaves the moment a peer is up: it must not be lost to a handshake.
       link.onPeer((peer, up) => void (up && link.send(peer, { t: 'first', from: link.self })));
+    }),
+  },
+  {
+    name: 'urgent messages all arrive, in order among themselves, and so do the others, from the moment the peer is up',
+    run: (make) => withLinks(make, async (t, watchOf) => {
+      const [wa, wb] = [watchOf(t.a), watchOf(t.b)];
+      await connected(t, [wa, wb]);
+      // Ordinary messages (some of them large) and urgent ones, interleaved. An urgent message
+      // may overtake ordinary ones sent before it; within each kind the order holds.
+      const sent: Array<{ message: unknown; urgent: boolean }> = [];
+      for (let i = 0; i < 60; i++) {
+        const urgent = i % 3 === 1;
+        const message = urgent
+          ? { t: 'urgent', from: t.a.self, n: i }
+          : { t: 'ordinary', n: i, data: pattern(i % 12 === 0 ? 300_000 : 64, i) };
+        check(t.a.send(t.b.self, message, urgent), `a send (urgent: ${urgent}) to a connected peer returned false`);
+        sent.push({ message, urgent });
+      }
+      const kind = (urgent: boolean) => (message: unknown) => ((message as { t?: unknown }).t === 'urgent') === urgent;
+      const expected = (from: Link, urgent: boolean) => [
+        ...(urgent ? [{ t: 'urgent', from: from.self, n: -1 }] : []),
+        ...sent.filter((s) => s.urgent === urgent).map((s) => s.message),
+      ];
+      const total = sent.length + 1;
+      const arrived = await t.until(() => wb.from(t.a.self).length >= total && wa.from(t.b.self).length >= 1, CONNECT_MS);
+      check(arrived, `b got ${wb.from(t.a.self).length} of ${total} messages, a got ${wa.from(t.b.self).length} of 1`);
+      checkSame(wb.from(t.a.self).filter(kind(true)), expected(t.a, true), 'urgent messages, a to b');
+      checkSame(wb.from(t.a.self).filter(kind(false)), expected(t.a, false), 'ordinary messages, a to b');
+      checkSame(wa.from(t.b.self), expected(t.b, true).slice(0, 1), 'the urgent message b sent when a came up');
+    }, (link) => {
+      // An urgent message leaves the moment a peer is up: it must not be lost to the handshake.
+      link.onPeer((peer, up) => void (up && link.send(peer, { t: 'urgent', from: link.self, n: -1 }, true)));
     }),
   },
   {

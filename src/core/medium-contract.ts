@@ -127,6 +127,40 @@ const stateCases: MediumCase[] = [
       check(!(await exists(VOLUME + 1, '/f')), "a write to one volume appeared in another");
     },
   },
+  {
+    name: 'a claim returns the op ids applied so far, in LSN order, each once; ops skipped as already applied and fenced applies add none',
+    async run(make) {
+      const { medium } = await make();
+      check((await medium.claim(VOLUME, 1, 0)).recent.length === 0, 'a new volume reported recent op ids');
+      // Op ids use all 53 bits: they are random numbers up to 2^53.
+      const ids = (first: number, ops: readonly Op[]): LsnOp[] => ops.map((op, i) => ({ lsn: first + i, opId: 2 ** 53 - 1 - (first + i), op }));
+      await medium.apply(VOLUME, 1, ids(1, [write('/f', 0, 'a'), write('/f', 1, 'b'), write('/f', 2, 'c')]));
+      // A replay from LSN 2: LSNs 2 and 3 are skipped, 4 and 5 applied.
+      await medium.apply(VOLUME, 1, [...ids(2, [write('/f', 1, 'b'), write('/f', 2, 'c')]), ...ids(4, [write('/g', 0, 'd'), mkdir('/h')])]);
+      const expected = [1, 2, 3, 4, 5].map((lsn): [number, number] => [2 ** 53 - 1 - lsn, lsn]);
+      checkRecent((await medium.claim(VOLUME, 2, 5)).recent, expected, 'after two applies');
+      await rejects(medium.apply(VOLUME, 1, numbered(6, [write('/z', 0, 'zombie')])), 'a fenced apply');
+      await medium.apply(VOLUME, 2, [{ lsn: 6, opId: 42, op: write('/f', 0, 'x') }]);
+      checkRecent((await medium.claim(VOLUME, 3, 6)).recent, [...expected, [42, 6]], 'after a fenced apply and one more');
+    },
+  },
+  {
+    name: 'a claim returns the op ids of many batches, and a volume remembers its own alone',
+    async run(make) {
+      const { medium } = await make();
+      await medium.claim(VOLUME, 1, 0);
+      await medium.claim(VOLUME + 1, 1, 0);
+      const expected: Array<[number, number]> = [];
+      for (let lsn = 1; lsn <= 300; lsn += 30) {
+        const batch = Array.from({ length: 30 }, (_, i) => ({ lsn: lsn + i, opId: 7_000_000 + lsn + i, op: write(`/f${i % 4}`, lsn + i, 'x') }));
+        await medium.apply(VOLUME, 1, batch);
+        expected.push(...batch.map(({ lsn, opId }): [number, number] => [opId, lsn]));
+      }
+      await medium.apply(VOLUME + 1, 1, [{ lsn: 1, opId: 99, op: mkdir('/other') }]);
+      checkRecent((await medium.claim(VOLUME, 2, 300)).recent, expected, 'after 10 batches');
+      checkRecent((await medium.claim(VOLUME + 1, 2, 1)).recent, [[99, 1]], 'the other volume');
+    },
+  },
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -405,6 +439,10 @@ function write(path: string, offset: number, text: string): Op {
   return { type: 'write', path, offset, data: ascii(text) };
 }
 
+function mkdir(path: string): Op {
+  return { type: 'mkdir', path, recursive: true };
+}
+
 function truncate(path: string, size: number): Op {
   return { type: 'truncate', path, size };
 }
@@ -436,6 +474,11 @@ async function checkDirectory(t: MediumUnderTest, path: string): Promise<void> {
 
 async function checkMissing(t: MediumUnderTest, path: string): Promise<void> {
   check(!(await t.exists(VOLUME, path)), `${path} exists`);
+}
+
+function checkRecent(actual: ReadonlyArray<readonly [number, number]>, expected: ReadonlyArray<readonly [number, number]>, when: string): void {
+  const [got, want] = [JSON.stringify(actual), JSON.stringify(expected)];
+  check(got === want, `${when}: the recent op ids are ${got.slice(0, 300)}, not ${want.slice(0, 300)}`);
 }
 
 function checkState(actual: VolumeState, expected: VolumeState, when: string): void {

@@ -5,9 +5,16 @@ import type { NodeErrorCode } from '../errors.js';
 /** [volume, epoch] pairs a node owns. */
 export type Ownership = Array<[number, number]>;
 
+/**
+ * [volume, partner, session] for each volume a node owns: who mirrors it now (none while it has
+ * no partner) in which pairing session. A node that mirrored the volume in an earlier session
+ * learns from it that it no longer does, and so never takes the volume over on its own account.
+ */
+export type Partners = Array<[volume: number, partner: string | null, session: number]>;
+
 export type Message =
-  /** Every heartbeatMs, to every peer: alive, what it owns, and whether it would adopt more. */
-  | { t: 'heartbeat'; owns: Ownership; adopts: boolean }
+  /** Every heartbeatMs, to every peer: alive, what it owns and who mirrors it, and whether it would adopt more. */
+  | { t: 'heartbeat'; owns: Ownership; partners: Partners; adopts: boolean }
   /**
    * Owner → partner: mirror `volume` for me from now on, in this session. Mirror records above
    * `keepThrough` are an unacked tail of an earlier session: drop them.

@@ -1,6 +1,6 @@
 // The partner's side: keep a mirror of each owner's journal. Every record is verified (CRC32C and
 // key fields) before it is stored; the owner hears back how far the mirror holds its records.
-import type { Message } from './messages.js';
+import type { Message, Partners } from './messages.js';
 import type { NodeId, Ports, StoredRecord } from './ports.js';
 import type { Verify } from './takeover.js';
 
@@ -104,13 +104,28 @@ export class MirrorKeeper {
     for (let i = 0; i < frames.length; i++) {
       try {
         const record = this.#host.verify(frames[i]!);
-        if (record.volume !== volume || record.epoch !== epoch || record.lsn !== lsns[i]) return undefined;
-        records.push({ volume, lsn: record.lsn, epoch, frame: frames[i]! });
+        // A record may be of an earlier epoch of the same owner (it raised its epoch after a
+        // journal failure and sends its backlog again), never of a later one.
+        if (record.volume !== volume || record.epoch > epoch || record.lsn !== lsns[i]) return undefined;
+        records.push({ volume, lsn: record.lsn, epoch: record.epoch, frame: frames[i]! });
       } catch {
         return undefined;
       }
     }
     return records;
+  }
+
+  /**
+   * An owner says who mirrors its volumes now. A volume it pairs elsewhere, or with nobody, in
+   * our session or a later one, is no longer ours to mirror (an older heartbeat, overtaken by a
+   * new pairing, says nothing). Left stale, we would take that volume over when the owner goes
+   * silent, from under the partner that is really taking it over.
+   */
+  onOwnerHeartbeat(from: NodeId, partners: Partners): void {
+    for (const [volume, partner, session] of partners) {
+      const mirrored = this.#volumes.get(volume);
+      if (mirrored?.owner === from && partner !== this.#host.ports.self && session >= mirrored.session) this.#volumes.delete(volume);
+    }
   }
 
   onTrim(from: NodeId, message: Extract<Message, { t: 'trim' }>): void {

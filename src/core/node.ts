@@ -3,12 +3,12 @@
 // owner dies, hangs or gives up, and routes clients' ops to owners.
 import { MediumError, NodeError, type NodeErrorCode } from '../errors.js';
 import { decodeRecord } from '../record/codec.js';
-import type { JournalRecord, Op } from '../record/types.js';
-import { isMessage, type Message, type Ownership } from './messages.js';
+import type { Op } from '../record/types.js';
+import { isMessage, type Message, type Ownership, type Partners } from './messages.js';
 import { MirrorKeeper } from './mirror-keeper.js';
 import { withDefaults, type NodeOptions } from './options.js';
 import { OwnedVolume, type Ending, type OwnerHost } from './owned-volume.js';
-import type { HeldLock, LockWait, NodeId, Ports, RecordStore, VolumeState } from './ports.js';
+import type { HeldLock, LockWait, NodeId, Ports } from './ports.js';
 import { adopt, isHistory, type Adopted } from './takeover.js';
 
 export type NodeEvent =
@@ -56,7 +56,7 @@ const volumeLock = (volume: number) => `tandemfs:volume:${volume}`;
 export class Node {
   readonly id: NodeId;
   readonly options: NodeOptions;
-  protected readonly ports: Ports;
+  readonly #ports: Ports;
   #owned = new Map<number, OwnedVolume>();
   #adopting = new Map<number, Promise<void>>();
   #stopped = new Map<number, NodeError>();
@@ -68,9 +68,14 @@ export class Node {
   #nextRequest = 1;
   #brokenUntil = Number.NEGATIVE_INFINITY;
   #liveLock?: HeldLock;
-  /** Set by leave(): adopt nothing more, and let the timers run out. */
+  /** Set by leave(): adopt nothing more. */
   #leaving = false;
+  /** Set once leave() handed everything over: the timers run out. (Until then heartbeats go on, or a draining owner would look hung.) */
+  #left = false;
   #rebalancing = false;
+  #sweeping = false;
+  /** The volume state ("epoch:applied") each gone node's store of each volume was last tidied at. */
+  #tidied = new Map<string, string>();
   /** No rebalancing before this. */
   #rebalanceAfter = 0;
   /** When this node last handed each volume over, to notice one that came back. */
@@ -80,12 +85,12 @@ export class Node {
 
   constructor(ports: Ports, options: Partial<NodeOptions> & Pick<NodeOptions, 'volumes'>) {
     this.id = ports.self;
-    this.ports = ports;
+    this.#ports = ports;
     this.options = withDefaults(options);
     this.#keeper = new MirrorKeeper({
       ports,
       send: (to, message) => this.#send(to, message),
-      verify: (frame) => this.verify(frame),
+      verify: decodeRecord,
       mirroringFor: (owner) => this.#watch(owner),
     });
     this.#host = {
@@ -100,12 +105,12 @@ export class Node {
 
   /** Joins the cluster: holds its liveness lock, listens, and adopts volumes nobody owns. */
   async start(): Promise<void> {
-    const lock = await this.ports.locks.tryAcquire(liveLock(this.id));
+    const lock = await this.#ports.locks.tryAcquire(liveLock(this.id));
     if (!lock) throw new NodeError('EINVAL', `node id ${this.id} is already running`, { node: this.id });
     this.#liveLock = lock;
-    this.ports.link.onMessage((from, message) => this.#onMessage(from, message));
-    this.ports.link.onPeer((peer, up) => this.#onPeer(peer, up));
-    for (const peer of this.ports.link.peers()) this.#onPeer(peer, true);
+    this.#ports.link.onMessage((from, message) => this.#onMessage(from, message));
+    this.#ports.link.onPeer((peer, up) => this.#onPeer(peer, up));
+    for (const peer of this.#ports.link.peers()) this.#onPeer(peer, true);
     this.#every(this.options.heartbeatMs, () => this.#heartbeat());
     this.#every(this.options.sweepMs, () => void this.#sweep());
     await this.#sweep();
@@ -115,6 +120,7 @@ export class Node {
   async leave(): Promise<void> {
     this.#leaving = true;
     for (const owned of [...this.#owned.values()]) await this.#handOver(owned, this.#choosePartner());
+    this.#left = true;
     for (const watch of this.#watches.values()) watch.cancel();
     this.#liveLock?.release();
   }
@@ -144,30 +150,20 @@ export class Node {
     return [...this.#owned.values()].some((v) => v.hasUnmirroredAcks);
   }
 
-  /** Decodes and verifies a record frame. (A variant in the teeth tests skips the check.) */
-  protected verify(frame: Uint8Array): JournalRecord {
-    return decodeRecord(frame);
+  /** Takes over: replay first, then serve. */
+  async #takeOwnership(volume: number, lock: HeldLock): Promise<OwnedVolume> {
+    const adopted = await adopt(this.#ports, this.options, volume, lock, decodeRecord);
+    return this.#serve(volume, adopted, lock);
   }
 
-  /** Makes the object that serves an adopted volume. (Variants in the teeth tests subclass it.) */
-  protected ownedVolume(host: OwnerHost, volume: number, adopted: Adopted, lock: HeldLock): OwnedVolume {
-    return new OwnedVolume(host, volume, adopted.epoch, adopted.base, lock, adopted.replayed);
-  }
-
-  /** Takes over: replay first, then serve. (A variant in the teeth tests serves first.) */
-  protected async takeOwnership(volume: number, lock: HeldLock): Promise<OwnedVolume> {
-    const adopted = await adopt(this.ports, this.options, volume, lock, (frame) => this.verify(frame));
-    return this.serve(volume, adopted, lock);
-  }
-
-  protected serve(volume: number, adopted: Adopted, lock: HeldLock): OwnedVolume {
+  #serve(volume: number, adopted: Adopted, lock: HeldLock): OwnedVolume {
     if (lock.lost) throw new NodeError('EFENCED', `volume ${volume}: lost the lock before serving`, { volume });
-    const now = this.ports.clock.now();
+    const now = this.#ports.clock.now();
     if (now - (this.#handedOver.get(volume) ?? Number.NEGATIVE_INFINITY) < 5 * this.options.sweepMs) {
       // We handed it over and got it back: the target could not take it. Do not try again soon.
       this.#rebalanceAfter = now + 10 * this.options.sweepMs;
     }
-    const owned = this.ownedVolume(this.#host, volume, adopted, lock);
+    const owned = new OwnedVolume(this.#host, volume, adopted.epoch, adopted.base, lock, adopted.known);
     this.#owned.set(volume, owned);
     // Ops this node forwarded to the old owner are ours to serve now.
     for (const request of [...this.#requests.values()]) {
@@ -177,7 +173,7 @@ export class Node {
     const partner = this.#choosePartner();
     if (partner) this.#pair(owned, partner);
     else this.#emit({ type: 'degraded', volume, degraded: true });
-    this.#emit({ type: 'takeover-finished', volume, epoch: adopted.epoch, replayed: adopted.replayed.length });
+    this.#emit({ type: 'takeover-finished', volume, epoch: adopted.epoch, replayed: adopted.replayed });
     this.#heartbeat();
     return owned;
   }
@@ -190,8 +186,8 @@ export class Node {
     if (!this.options.volumes.includes(volume)) {
       throw new NodeError('EINVAL', `volume ${volume} is not one of this cluster's volumes`, { volume });
     }
-    const opId = Math.floor(this.ports.random.next() * 2 ** 53);
-    const deadline = this.ports.clock.now() + this.options.opTimeoutMs;
+    const opId = Math.floor(this.#ports.random.next() * 2 ** 53);
+    const deadline = this.#ports.clock.now() + this.options.opTimeoutMs;
     for (let attempt = 0; ; attempt++) {
       const stopped = this.#stopped.get(volume);
       if (stopped) throw stopped;
@@ -200,7 +196,7 @@ export class Node {
       } catch (error) {
         if (!(error instanceof NodeError) || !RETRYABLE.has(error.code)) throw error;
       }
-      if (this.ports.clock.now() >= deadline) {
+      if (this.#ports.clock.now() >= deadline) {
         throw new NodeError('ETIMEDOUT', `volume ${volume}: no owner acked the op within ${this.options.opTimeoutMs} ms`, { volume });
       }
       await this.#sleep(Math.min(25 * 2 ** attempt, this.options.heartbeatMs * 2));
@@ -218,7 +214,7 @@ export class Node {
   }
 
   #ownerOf(volume: number): NodeId | undefined {
-    const now = this.ports.clock.now();
+    const now = this.#ports.clock.now();
     let best: { node: NodeId; epoch: number } | undefined;
     for (const [node, peer] of this.#peers) {
       if (now - peer.lastHeard > this.options.hangTimeoutMs) continue;
@@ -230,8 +226,8 @@ export class Node {
   #forward(owner: NodeId, volume: number, opId: number, op: Op, deadline: number): Promise<number> {
     const id = this.#nextRequest++;
     return new Promise<number>((resolve, reject) => {
-      const wait = Math.max(1, Math.min(deadline - this.ports.clock.now(), this.options.hangTimeoutMs * 2));
-      const timer = this.ports.clock.after(wait, () => settle(new NodeError('ENOTOWNER', `owner ${owner} did not answer`, { volume })));
+      const wait = Math.max(1, Math.min(deadline - this.#ports.clock.now(), this.options.hangTimeoutMs * 2));
+      const timer = this.#ports.clock.after(wait, () => settle(new NodeError('ENOTOWNER', `owner ${owner} did not answer`, { volume })));
       const settle = (result: number | Error) => {
         if (!this.#requests.delete(id)) return;
         timer.cancel();
@@ -261,8 +257,9 @@ export class Node {
   // ------------------------------------------------------------------------------------------
   // Messages and peers
 
-  #send(to: NodeId, message: Message): boolean {
-    return this.ports.link.send(to, message);
+  /** `urgent` for liveness: heartbeats must not queue behind data (see Link.send). */
+  #send(to: NodeId, message: Message, urgent = false): boolean {
+    return this.#ports.link.send(to, message, urgent);
   }
 
   #onMessage(from: NodeId, message: unknown): void {
@@ -273,6 +270,7 @@ export class Node {
         const peer = this.#peers.get(from)!;
         peer.owns = message.owns;
         peer.adopts = message.adopts;
+        this.#keeper.onOwnerHeartbeat(from, message.partners);
         return;
       }
       case 'pair':
@@ -304,15 +302,15 @@ export class Node {
 
   #heard(from: NodeId): void {
     const peer = this.#peers.get(from);
-    if (peer) peer.lastHeard = this.ports.clock.now();
-    else this.#peers.set(from, { lastHeard: this.ports.clock.now(), owns: [], adopts: false });
+    if (peer) peer.lastHeard = this.#ports.clock.now();
+    else this.#peers.set(from, { lastHeard: this.#ports.clock.now(), owns: [], adopts: false });
     this.#suspected.delete(from);
   }
 
   #onPeer(peer: NodeId, up: boolean): void {
     if (up) {
       this.#heard(peer);
-      this.#send(peer, this.#heartbeatMessage());
+      this.#send(peer, this.#heartbeatMessage(), true);
       for (const owned of this.#owned.values()) if (!owned.partner) this.#pair(owned, peer);
       return;
     }
@@ -333,22 +331,23 @@ export class Node {
   }
 
   #adopts(): boolean {
-    return !this.#leaving && this.ports.clock.now() >= this.#brokenUntil;
+    return !this.#leaving && this.#ports.clock.now() >= this.#brokenUntil;
   }
 
   #heartbeatMessage(): Message {
-    return { t: 'heartbeat', owns: this.#ownership(), adopts: this.#adopts() };
+    const partners: Partners = [...this.#owned.values()].filter((v) => v.serving).map((v) => [v.volume, v.partner ?? null, v.session]);
+    return { t: 'heartbeat', owns: this.#ownership(), partners, adopts: this.#adopts() };
   }
 
   #heartbeat(): void {
     const message = this.#heartbeatMessage();
-    for (const peer of this.ports.link.peers()) this.#send(peer, message);
+    for (const peer of this.#ports.link.peers()) this.#send(peer, message, true);
     // A volume without a partner pairs with any node that is back (or newly heard from).
     for (const owned of this.#owned.values()) {
       const partner = owned.serving && !owned.partner ? this.#choosePartner() : undefined;
       if (partner) this.#pair(owned, partner);
     }
-    const now = this.ports.clock.now();
+    const now = this.#ports.clock.now();
     for (const [node, peer] of this.#peers) {
       if (now - peer.lastHeard <= this.options.hangTimeoutMs || this.#suspected.has(node)) continue;
       this.#suspected.add(node);
@@ -361,8 +360,8 @@ export class Node {
   // Partners
 
   #choosePartner(exclude?: NodeId): NodeId | undefined {
-    const now = this.ports.clock.now();
-    const live = this.ports.link.peers()
+    const now = this.#ports.clock.now();
+    const live = this.#ports.link.peers()
       .filter((p) => p !== exclude && now - (this.#peers.get(p)?.lastHeard ?? -Infinity) <= this.options.hangTimeoutMs)
       .sort();
     // The ring successor of this node, so that partners spread over the nodes.
@@ -387,7 +386,7 @@ export class Node {
   /** Waits on a node's liveness lock: it is granted when the node's context is gone. */
   #watch(node: NodeId): void {
     if (this.#watches.has(node)) return;
-    const wait = this.ports.locks.wait(liveLock(node));
+    const wait = this.#ports.locks.wait(liveLock(node));
     this.#watches.set(node, wait);
     void wait.granted.then((lock) => {
       lock.release();
@@ -404,7 +403,7 @@ export class Node {
 
   /** An owner we mirror for went silent: dead (its lock is free) or hung or cut off (steal). */
   async #ownerSilent(node: NodeId): Promise<void> {
-    const lock = await this.ports.locks.tryAcquire(liveLock(node));
+    const lock = await this.#ports.locks.tryAcquire(liveLock(node));
     if (lock) {
       lock.release();
       return this.#died(node);
@@ -417,7 +416,7 @@ export class Node {
   // Owning volumes
 
   #adoptVolume(volume: number, how: 'steal' | 'free', from?: NodeId): Promise<void> {
-    if (this.#leaving || this.#owned.has(volume) || this.#stopped.has(volume) || this.ports.clock.now() < this.#brokenUntil) {
+    if (this.#leaving || this.#owned.has(volume) || this.#stopped.has(volume) || this.#ports.clock.now() < this.#brokenUntil) {
       return Promise.resolve();
     }
     const running = this.#adopting.get(volume);
@@ -429,43 +428,51 @@ export class Node {
 
   async #adoptNow(volume: number, how: 'steal' | 'free', from?: NodeId): Promise<void> {
     const name = volumeLock(volume);
-    const lock = how === 'steal' ? await this.ports.locks.steal(name) : await this.ports.locks.tryAcquire(name);
+    const lock = how === 'steal' ? await this.#ports.locks.steal(name) : await this.#ports.locks.tryAcquire(name);
     if (!lock) return;
     this.#emit({ type: 'takeover-started', volume, from, how });
     try {
-      await this.takeOwnership(volume, lock);
+      await this.#takeOwnership(volume, lock);
     } catch (error) {
       lock.release();
       if (error instanceof NodeError && error.code === 'EVOLUMESTOPPED') {
         this.#stopped.set(volume, error);
         this.#emit({ type: 'volume-stopped', volume, error });
       } else if (error instanceof MediumError && error.code !== 'ENOSPC') {
-        this.#brokenUntil = this.ports.clock.now() + this.options.brokenCooldownMs;
+        this.#brokenUntil = this.#ports.clock.now() + this.options.brokenCooldownMs;
       }
     }
   }
 
   #released(volume: number, why: Ending): void {
     this.#owned.delete(volume);
-    if (why === 'gave-up') this.#brokenUntil = this.ports.clock.now() + this.options.brokenCooldownMs;
+    if (why === 'gave-up') this.#brokenUntil = this.#ports.clock.now() + this.options.brokenCooldownMs;
     this.#emit({ type: 'released', volume, why });
-    void this.#tidy();
   }
 
-  /** Adopts volumes that no live node owns, spreads volumes over the nodes, tidies the stores. */
+  /**
+   * Adopts volumes that no live node owns, spreads volumes over the nodes, tidies the stores.
+   * A sweep that takes longer than sweepMs (slow stores) is not overlapped by the next one.
+   */
   async #sweep(): Promise<void> {
-    for (const volume of this.options.volumes) {
-      if (!this.#owned.has(volume) && !this.#ownerOf(volume)) await this.#adoptVolume(volume, 'free');
+    if (this.#sweeping) return;
+    this.#sweeping = true;
+    try {
+      for (const volume of this.options.volumes) {
+        if (!this.#owned.has(volume) && !this.#ownerOf(volume)) await this.#adoptVolume(volume, 'free');
+      }
+      this.#rebalance();
+      await this.#tidy();
+    } finally {
+      this.#sweeping = false;
     }
-    this.#rebalance();
-    await this.#tidy();
   }
 
   /** Hands one volume to the live node that owns fewest, when that evens things out. */
   #rebalance(): void {
-    const now = this.ports.clock.now();
+    const now = this.#ports.clock.now();
     if (this.#leaving || this.#rebalancing || this.#adopting.size > 0 || now < this.#rebalanceAfter) return;
-    const linked = new Set(this.ports.link.peers());
+    const linked = new Set(this.#ports.link.peers());
     let target: NodeId | undefined;
     let fewest = Number.POSITIVE_INFINITY;
     for (const [node, peer] of this.#peers) {
@@ -491,33 +498,47 @@ export class Node {
   /**
    * Deletes records no replay can need: those the medium already holds, and stale tails of
    * fenced owners. Covers this node's stores and those of nodes that are gone.
+   *
+   * Housekeeping must not grow with the backlog. The stores a volume's write path is using (our
+   * journal of a volume we own, our mirror of one we mirror) are never read here: that path keeps
+   * their tails, and a range delete below the applied position, which reads nothing, is all they
+   * get. A gone node's store is read only when its volume's state has moved since it was last
+   * tidied, as nothing else can make its records needless.
    */
   async #tidy(): Promise<void> {
     try {
-      const nodes = await this.ports.stores.nodes();
+      const nodes = await this.#ports.stores.nodes();
       for (const node of nodes) {
         if (node !== this.id) {
-          const lock = await this.ports.locks.tryAcquire(liveLock(node));
+          const lock = await this.#ports.locks.tryAcquire(liveLock(node));
           if (!lock) continue; // alive: it tidies its own
           lock.release();
         }
-        for (const store of [this.ports.stores.journal(node), this.ports.stores.mirror(node)]) await this.#tidyStore(store);
+        for (const volume of this.options.volumes) {
+          const ours = node === this.id;
+          await this.#tidyStore(node, 'journal', volume, ours && this.#owned.has(volume));
+          await this.#tidyStore(node, 'mirror', volume, ours && this.#keeper.ownerOf(volume) !== undefined);
+        }
       }
     } catch {
       // tidying is best effort; the next sweep tries again
     }
   }
 
-  async #tidyStore(store: RecordStore): Promise<void> {
-    const states = new Map<number, VolumeState>();
-    for (const record of await store.list()) {
-      let state = states.get(record.volume);
-      if (!state) {
-        states.set(record.volume, (state = await this.ports.medium.state(record.volume)));
-        if (state.applied > 0) await store.deleteRange(record.volume, 1, state.applied);
+  async #tidyStore(node: NodeId, kind: 'journal' | 'mirror', volume: number, inUse: boolean): Promise<void> {
+    const store = kind === 'journal' ? this.#ports.stores.journal(node) : this.#ports.stores.mirror(node);
+    const state = await this.#ports.medium.state(volume);
+    const key = `${node}\n${kind}\n${volume}`;
+    const seen = `${state.epoch}:${state.applied}`;
+    // Our own stores may have taken late writes (a put that was out when a volume ended).
+    if (node !== this.id && this.#tidied.get(key) === seen) return;
+    if (state.applied > 0) await store.deleteRange(volume, 1, state.applied);
+    if (!inUse) {
+      for (const record of await store.list(volume, state.applied + 1)) {
+        if (!isHistory(state, record)) await store.deleteRange(volume, record.lsn, record.lsn);
       }
-      if (record.lsn > state.applied && !isHistory(state, record)) await store.deleteRange(record.volume, record.lsn, record.lsn);
     }
+    if (node !== this.id) this.#tidied.set(key, seen);
   }
 
   // ------------------------------------------------------------------------------------------
@@ -525,14 +546,14 @@ export class Node {
 
   #every(ms: number, tick: () => void): void {
     const loop = () => {
-      if (this.#leaving) return;
+      if (this.#left) return;
       tick();
-      this.ports.clock.after(ms, loop);
+      this.#ports.clock.after(ms, loop);
     };
-    this.ports.clock.after(ms, loop);
+    this.#ports.clock.after(ms, loop);
   }
 
   #sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => this.ports.clock.after(ms, resolve));
+    return new Promise((resolve) => this.#ports.clock.after(ms, resolve));
   }
 }

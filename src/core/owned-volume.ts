@@ -7,6 +7,7 @@ import { nextBatch } from './batch.js';
 import type { Message } from './messages.js';
 import type { NodeOptions } from './options.js';
 import type { HeldLock, LsnOp, NodeId, Ports, StoredRecord } from './ports.js';
+import type { OpIds } from './takeover.js';
 
 /** How a node stops owning a volume. */
 export type Ending = 'fenced' | 'gave-up' | 'handed-over';
@@ -25,6 +26,7 @@ export interface OwnerHost {
 
 interface Pending {
   readonly lsn: number;
+  readonly epoch: number;
   readonly opId: number;
   readonly op: Op;
   readonly frame: Uint8Array;
@@ -62,7 +64,7 @@ function deferred(): Pick<Pending, 'done' | 'resolve' | 'reject'> {
 
 export class OwnedVolume {
   readonly volume: number;
-  readonly epoch: number;
+  #epoch: number;
   #host: OwnerHost;
   #lock: HeldLock;
   #state: State = 'serving';
@@ -85,6 +87,8 @@ export class OwnedVolume {
   #session = 0;
   #seen = new Map<number, Pending | number>();
   #flushing = false;
+  /** Called when a flush in progress ends. */
+  #flushIdle: Array<() => void> = [];
   /** A flush is due after flushDelayMs (see #kickFlusher). */
   #flushTimer?: { cancel(): void };
   #flushFailures = 0;
@@ -98,15 +102,21 @@ export class OwnedVolume {
   /** Called when no record is left to flush (a drain waits on it), or when the volume ends. */
   #onDrained: Array<() => void> = [];
 
-  constructor(host: OwnerHost, volume: number, epoch: number, base: number, lock: HeldLock, replayed: ReadonlyArray<readonly [opId: number, lsn: number]>) {
+  /** `known`: the ops the volume already holds (Adopted.known), so that their retries are not applied again. */
+  constructor(host: OwnerHost, volume: number, epoch: number, base: number, lock: HeldLock, known: OpIds) {
     this.#host = host;
     this.volume = volume;
-    this.epoch = epoch;
+    this.#epoch = epoch;
     this.#lock = lock;
     this.#nextLsn = base + 1;
     this.#applied = base;
-    for (const [opId, lsn] of replayed) this.#remember(opId, lsn);
+    for (const [opId, lsn] of known) this.#remember(opId, lsn);
     lock.onLost(() => this.fence());
+  }
+
+  /** The epoch this node serves the volume at (raised after a journal failure: see #repairAfterJournalFailure). */
+  get epoch(): number {
+    return this.#epoch;
   }
 
   get serving(): boolean {
@@ -115,6 +125,11 @@ export class OwnedVolume {
 
   get partner(): NodeId | undefined {
     return this.#partner?.node;
+  }
+
+  /** The latest pairing session (the partner's, or the one that partner was lost in). */
+  get session(): number {
+    return this.#session;
   }
 
   /** No partner holds every unflushed record: acks come from the journal alone (or wait). */
@@ -136,40 +151,41 @@ export class OwnedVolume {
 
   /** Accepts an op; resolves to its LSN once it is acked. */
   async submit(op: Op, opId: number): Promise<number> {
-    const seen = this.#seen.get(opId);
-    if (seen !== undefined) return typeof seen === 'number' ? seen : seen.done;
-    while (this.#state === 'repairing') await new Promise<void>((resume) => this.#waiting.push(resume));
-    await this.#roomUnderCap();
-    if (!this.acceptsOps()) throw new NodeError('ENOTOWNER', `volume ${this.volume} is no longer owned here`, { volume: this.volume });
-    const again = this.#seen.get(opId);
-    if (again !== undefined) return typeof again === 'number' ? again : again.done;
+    const { journalCapBytes, opTimeoutMs } = this.#host.options;
+    const deadline = this.#host.ports.clock.now() + opTimeoutMs;
+    for (;;) {
+      const seen = this.#seen.get(opId);
+      if (seen !== undefined) return typeof seen === 'number' ? seen : seen.done;
+      if (this.#state === 'repairing') await new Promise<void>((resume) => this.#waiting.push(resume));
+      else if (this.#acceptsOps() && this.#unflushedBytes >= journalCapBytes) await this.#roomUnderCap(deadline);
+      else break;
+    }
+    // Nothing is awaited between the checks above and the LSN below: ops that waited for room
+    // together cannot all slip under the cap at once.
+    if (!this.#acceptsOps()) throw new NodeError('ENOTOWNER', `volume ${this.volume} is no longer owned here`, { volume: this.volume });
     return this.#assign(op, opId).done;
   }
 
-  /** Backpressure: waits while unflushed records fill the journal cap; fails after opTimeoutMs. */
-  async #roomUnderCap(): Promise<void> {
-    const { journalCapBytes, opTimeoutMs } = this.#host.options;
-    const deadline = this.#host.ports.clock.now() + opTimeoutMs;
-    while (this.#unflushedBytes >= journalCapBytes && this.acceptsOps()) {
-      const left = deadline - this.#host.ports.clock.now();
-      if (left <= 0) {
-        throw new NodeError('ETIMEDOUT', `volume ${this.volume}: the journal is full (${this.#unflushedBytes} bytes waiting to be flushed); the op was not accepted`, {
-          volume: this.volume,
-          unflushedBytes: this.#unflushedBytes,
-        });
-      }
-      await new Promise<void>((resume) => {
-        const timer = this.#host.ports.clock.after(left, resume);
-        this.#room.push(() => {
-          timer.cancel();
-          resume();
-        });
+  /** Backpressure: waits until a flush frees room under the journal cap; fails at `deadline`. */
+  async #roomUnderCap(deadline: number): Promise<void> {
+    const left = deadline - this.#host.ports.clock.now();
+    if (left <= 0) {
+      throw new NodeError('ETIMEDOUT', `volume ${this.volume}: the journal is full (${this.#unflushedBytes} bytes waiting to be flushed); the op was not accepted`, {
+        volume: this.volume,
+        unflushedBytes: this.#unflushedBytes,
       });
     }
+    await new Promise<void>((resume) => {
+      const timer = this.#host.ports.clock.after(left, resume);
+      this.#room.push(() => {
+        timer.cancel();
+        resume();
+      });
+    });
   }
 
-  /** Whether new ops may get an LSN now. (A variant in the simulator's teeth tests overrides it.) */
-  protected acceptsOps(): boolean {
+  /** Whether new ops may get an LSN now. */
+  #acceptsOps(): boolean {
     return this.#state === 'serving' && !this.#lock.lost;
   }
 
@@ -177,7 +193,7 @@ export class OwnedVolume {
     const lsn = this.#nextLsn;
     const frame = encodeRecord({ volume: this.volume, epoch: this.epoch, lsn, opId, op }); // throws on bad input
     this.#nextLsn++;
-    const record: Pending = { lsn, opId, op, frame, journaled: false, acked: false, ...deferred() };
+    const record: Pending = { lsn, epoch: this.epoch, opId, op, frame, journaled: false, acked: false, ...deferred() };
     this.#records.push(record);
     this.#unflushedBytes += frame.length;
     this.#group.push(record);
@@ -206,7 +222,7 @@ export class OwnedVolume {
   }
 
   async #commitGroup(group: Pending[]): Promise<void> {
-    const stored: StoredRecord[] = group.map((r) => ({ volume: this.volume, lsn: r.lsn, epoch: this.epoch, frame: r.frame }));
+    const stored: StoredRecord[] = group.map((r) => ({ volume: this.volume, lsn: r.lsn, epoch: r.epoch, frame: r.frame }));
     const concurrently = this.#host.options.mirrorConcurrently;
     if (concurrently) this.#sendToPartner(group);
     this.#journalPuts++;
@@ -219,7 +235,7 @@ export class OwnedVolume {
     } finally {
       this.#journalPuts--;
     }
-    if (this.#journalFailed) this.#repairAfterJournalFailure();
+    if (this.#journalFailed) void this.#repairAfterJournalFailure();
     else this.#ackReady();
   }
 
@@ -241,7 +257,7 @@ export class OwnedVolume {
     const journalOnly = !this.#host.options.requireMirror && this.degraded;
     for (let i = this.#ackedCount; i < this.#records.length; i++) {
       const record = this.#records[i]!;
-      if (!record.journaled || (!journalOnly && !this.isMirrored(record.lsn))) break;
+      if (!record.journaled || (!journalOnly && !this.#isMirrored(record.lsn))) break;
       record.acked = true;
       this.#ackedCount++;
       record.resolve(record.lsn);
@@ -249,23 +265,30 @@ export class OwnedVolume {
     this.#kickFlusher();
   }
 
-  /** Whether a partner in sync holds the record. (A variant in the teeth tests lies here.) */
-  protected isMirrored(lsn: number): boolean {
+  /** Whether a partner in sync holds the record. */
+  #isMirrored(lsn: number): boolean {
     const partner = this.#partner;
     return partner !== undefined && partner.mirroredThrough >= partner.syncTarget && partner.mirroredThrough >= lsn;
   }
 
   /** Some acked, unflushed record has no copy in a partner's mirror (its journal is the only one). */
   get hasUnmirroredAcks(): boolean {
-    return this.#records.some((record) => record.acked && !this.isMirrored(record.lsn));
+    return this.#records.some((record) => record.acked && !this.#isMirrored(record.lsn));
   }
 
   /**
    * A journal write failed: fail that group and everything after it, take their LSNs back (an
    * LSN left unused would be a gap replay cannot cross), and pair again so the partner drops
    * any copies it took.
+   *
+   * Mirrored beside the journal, the failed records may already sit in the partner's mirror, and
+   * a takeover before the partner drops them would apply ops their clients were told failed. So
+   * the owner first raises its own epoch, beginning it at the last LSN it keeps: above that, the
+   * old epoch's records are a stale tail that no takeover replays. Only then are the clients told.
+   * If that cannot be done, the ops' fate is the next owner's to tell: their clients retry there,
+   * and find them applied or not.
    */
-  #repairAfterJournalFailure(): void {
+  async #repairAfterJournalFailure(): Promise<void> {
     if (this.#state !== 'serving' || this.#journalPuts > 0) return;
     this.#state = 'repairing';
     const error = this.#journalFailed!;
@@ -273,23 +296,45 @@ export class OwnedVolume {
     const keep = this.#records.findIndex((r) => !r.journaled);
     const failed = keep < 0 ? [] : this.#records.splice(keep);
     this.#freed(failed);
-    const code: NodeErrorCode = error instanceof NodeError ? error.code : 'EIO';
-    for (const record of failed) {
-      this.#seen.delete(record.opId);
-      record.reject(new NodeError(code, `volume ${this.volume}: the journal write failed: ${error.message}`, { volume: this.volume }));
-    }
+    for (const record of failed) this.#seen.delete(record.opId);
     this.#nextLsn = (this.#records.at(-1)?.lsn ?? this.#applied) + 1;
     const lastKept = this.#nextLsn - 1;
-    void this.#host.ports.journal.deleteRange(this.volume, lastKept + 1, Number.MAX_SAFE_INTEGER)
-      .catch(() => {}) // a stale tail above a gap is never replayed
-      .then(() => {
-        if (this.#state !== 'repairing') return;
-        this.#state = 'serving';
-        const partner = this.#partner;
-        if (partner) this.pair(partner.node);
-        for (const resume of this.#waiting.splice(0)) resume();
-        this.#ackReady();
-      });
+    if (this.#host.options.mirrorConcurrently && failed.length > 0 && !(await this.#raiseEpoch(lastKept))) {
+      for (const record of failed) record.reject(new NodeError('ENOTOWNER', `volume ${this.volume}: the journal write failed and the volume moves on; retry there`, { volume: this.volume }));
+      return;
+    }
+    const code: NodeErrorCode = error instanceof NodeError ? error.code : 'EIO';
+    for (const record of failed) {
+      record.reject(new NodeError(code, `volume ${this.volume}: the journal write failed: ${error.message}`, { volume: this.volume }));
+    }
+    await this.#host.ports.journal.deleteRange(this.volume, lastKept + 1, Number.MAX_SAFE_INTEGER)
+      .catch(() => {}); // a stale tail above a gap is never replayed
+    if (this.#state !== 'repairing') return;
+    this.#state = 'serving';
+    const partner = this.#partner;
+    if (partner) this.pair(partner.node);
+    for (const resume of this.#waiting.splice(0)) resume();
+    this.#ackReady();
+  }
+
+  /**
+   * Claims the next epoch for this node, beginning above `base`. False when that failed: fenced
+   * meanwhile, or the medium failing too (then this node gives the volume up).
+   */
+  async #raiseEpoch(base: number): Promise<boolean> {
+    // A batch still out at the old epoch would meet the new one: let it finish first (the
+    // flusher takes no new batch while the volume is repairing).
+    while (this.#flushing) await new Promise<void>((idle) => this.#flushIdle.push(idle));
+    try {
+      if (this.#lock.lost) throw new FencedError(this.volume, this.#epoch, this.#epoch);
+      const state = await this.#host.ports.medium.claim(this.volume, this.#epoch + 1, base);
+      this.#epoch = state.epoch;
+      return true;
+    } catch (error) {
+      if (error instanceof FencedError) this.fence();
+      else this.giveUp();
+      return false;
+    }
   }
 
   // ------------------------------------------------------------------------------------------
@@ -335,9 +380,9 @@ export class OwnedVolume {
   // ------------------------------------------------------------------------------------------
   // Flush path
 
-  /** Whether this node may still write the volume into the medium. (Variants override.) */
-  protected mayFlush(): boolean {
-    return !ENDED.has(this.#state) && !this.#lock.lost;
+  /** Whether this node may still write the volume into the medium (not while it repairs its journal). */
+  #mayFlush(): boolean {
+    return !ENDED.has(this.#state) && this.#state !== 'repairing' && !this.#lock.lost;
   }
 
   /**
@@ -377,7 +422,7 @@ export class OwnedVolume {
           if (!record.acked) break;
           ready.push({ lsn: record.lsn, opId: record.opId, op: record.op });
         }
-        if (ready.length === 0 || !this.mayFlush()) return;
+        if (ready.length === 0 || !this.#mayFlush()) return;
         const batch = nextBatch(ready, { maxOps: this.#host.options.batchMaxOps, maxBytes: this.#host.options.batchMaxBytes });
         if (!(await this.#applyBatch(batch))) return;
         if (this.#ackedCount > 0 && !this.#flushDue()) {
@@ -387,6 +432,7 @@ export class OwnedVolume {
       }
     } finally {
       this.#flushing = false;
+      for (const idle of this.#flushIdle.splice(0)) idle();
       if (paced) this.#kickFlusher();
       this.#checkDrained();
     }
@@ -404,13 +450,13 @@ export class OwnedVolume {
     try {
       await this.#host.ports.medium.apply(this.volume, this.epoch, batch);
     } catch (error) {
-      if (error instanceof FencedError) {
-        this.fence();
-        return false;
-      }
-      this.#flushFailed(error);
+      if (error instanceof FencedError) this.fence();
+      else this.#flushFailed(error);
       return false;
     }
+    // The volume ended while the batch was out (fenced by a stolen lock, say): #end() dropped its
+    // records, so there is nothing here to mark flushed, and no trim is ours to send.
+    if (ENDED.has(this.#state)) return false;
     this.#flushFailures = 0;
     const last = batch.at(-1)!.lsn;
     this.#applied = last;

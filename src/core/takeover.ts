@@ -14,11 +14,19 @@ import { nextBatch } from './batch.js';
 import type { NodeOptions } from './options.js';
 import type { EpochStart, HeldLock, LsnOp, Ports, RecordStore, StoredRecord, VolumeState } from './ports.js';
 
+/** [opId, lsn] pairs: which op went in at which LSN. */
+export type OpIds = ReadonlyArray<readonly [opId: number, lsn: number]>;
+
 export interface Adopted {
   readonly epoch: number;
   readonly base: number;
-  /** [opId, lsn] of every replayed op, so retried client ops are recognised. */
-  readonly replayed: Array<[number, number]>;
+  /**
+   * Every op id the volume has applied lately (from the medium) or just replayed, in LSN order:
+   * a client's retry of any of them is answered with its LSN, not applied again.
+   */
+  readonly known: OpIds;
+  /** How many ops the replay applied. */
+  readonly replayed: number;
 }
 
 /** Decodes and verifies a frame; throws on any damage. */
@@ -122,6 +130,8 @@ export interface Claimed {
   readonly epoch: number;
   readonly base: number;
   readonly ops: LsnOp[];
+  /** The ops the medium applied before the claim (ClaimedState.recent). */
+  readonly recent: OpIds;
 }
 
 function checkLock(lock: HeldLock, volume: number, doing: string): void {
@@ -135,8 +145,8 @@ export async function claim(ports: Ports, volume: number, lock: HeldLock, verify
   const epoch = maxEpoch + 1;
   const base = Math.max(state.applied, ops.at(-1)?.lsn ?? 0);
   checkLock(lock, volume, 'adopting');
-  await ports.medium.claim(volume, epoch, base);
-  return { epoch, base, ops };
+  const { recent } = await ports.medium.claim(volume, epoch, base);
+  return { epoch, base, ops, recent };
 }
 
 /** Step 3's replay: the history into the medium, in LSN order and in batches. */
@@ -149,7 +159,8 @@ export async function replay(ports: Ports, options: NodeOptions, volume: number,
     await ports.medium.apply(volume, claimed.epoch, batch);
     at += batch.length;
   }
-  return { epoch: claimed.epoch, base: claimed.base, replayed: ops.map((op) => [op.opId, op.lsn]) };
+  const known = [...claimed.recent, ...ops.map((op) => [op.opId, op.lsn] as const)];
+  return { epoch: claimed.epoch, base: claimed.base, known, replayed: ops.length };
 }
 
 /** Steps 1–3: claim, then replay everything; the caller serves only after this resolves. */

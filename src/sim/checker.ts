@@ -1,11 +1,20 @@
 // The invariants of DESIGN.md, checked while a simulated run goes and once it has settled:
 // 1. an acked op is in the medium; 2. ops reach the medium in LSN order and the medium equals a
-// model that applied them in order; 3. nothing is written by a fenced owner; 4. a record whose
-// checksum fails is never applied (every applied op must be one a client submitted);
-// 5. journals and mirrors drain.
+// model that applied them in order; 3. nothing is written by a fenced owner, and one node at most
+// writes at each epoch; 4. a record whose checksum fails is never applied (every applied op must
+// be one a client submitted); 5. journals and mirrors drain.
+// And what the claims make of an ack and of the cluster's watch over its nodes:
+// - exactly-once: each op is applied at most once (one LSN per op id), exactly once if acked, and
+//   never when its client was told it failed;
+// - ack: at the moment of a mirrored ack, a second node's store durably holds the record, and
+//   an owner that says its partner is in sync has every acked, unflushed record mirrored;
+// - journal cap: an owner's unflushed records stay under the cap (by one record at most);
+// - liveness: no volume is stolen from a node that was up, not hung and linked all along (a
+//   false takeover), the core never throws, and the cluster settles.
+import { decodeRecord } from '../record/codec.js';
 import { crc32c } from '../record/crc32c.js';
 import type { Op } from '../record/types.js';
-import type { NodeId, VolumeState } from '../core/ports.js';
+import type { NodeId, StoredRecord, VolumeState } from '../core/ports.js';
 import { MemoryFs } from './memory-fs.js';
 import type { World, WorldObserver } from './world.js';
 
@@ -41,11 +50,33 @@ interface VolumeTrack {
   model: MemoryFs;
 }
 
+/** What an owner says of one of its volumes at the moment of an ack. */
+export interface OwnerView {
+  readonly node: NodeId;
+  readonly epoch: number;
+  /** No partner in sync: acks may rest on the journal alone (unless the mirror is required). */
+  readonly degraded: boolean;
+  readonly partner?: NodeId;
+}
+
+/** Error codes that tell a client its op was not applied and never will be. */
+const FAILED = new Set(['EIO', 'ENOSPC', 'EINVAL']);
+
 export class Checker implements WorldObserver {
   readonly violations: string[] = [];
-  #submitted = new Map<number, Set<string>>();
+  /** Per volume: how many times each op (by key) was submitted. */
+  #submitted = new Map<number, Map<string, number>>();
   #acked = new Map<string, { volume: number; lsn: number; key: string }>();
   #volumes = new Map<number, VolumeTrack>();
+  /** Per volume: the LSN each op id was applied at. */
+  #opIds = new Map<number, Map<number, number>>();
+  /** Keys of ops whose clients were told they failed, and of ops applied, per volume. */
+  #failed = new Map<number, Set<string>>();
+  #appliedKeys = new Map<number, Set<string>>();
+  /** The node that wrote each "volume:epoch". */
+  #writers = new Map<string, NodeId>();
+  /** Frames decoded once: the op key they hold. */
+  #frameKeys = new WeakMap<Uint8Array, string>();
   #world: World;
   #note: (line: string) => void;
 
@@ -67,8 +98,18 @@ export class Checker implements WorldObserver {
 
   submitted(volume: number, op: Op): void {
     let keys = this.#submitted.get(volume);
-    if (!keys) this.#submitted.set(volume, (keys = new Set()));
-    keys.add(opKey(op));
+    if (!keys) this.#submitted.set(volume, (keys = new Map()));
+    const key = opKey(op);
+    keys.set(key, (keys.get(key) ?? 0) + 1);
+  }
+
+  /** The client was told the op failed: if the code says it was not applied, it never may be. */
+  failed(volume: number, op: Op, code: string): void {
+    const key = opKey(op);
+    // Only an op submitted once can be told from its twins by its content.
+    if (!FAILED.has(code) || this.#submitted.get(volume)?.get(key) !== 1) return;
+    setOf(this.#failed, volume).add(key);
+    if (this.#appliedKeys.get(volume)?.has(key)) this.#violation(`exactly-once: volume ${volume}: ${key} was applied, yet its client was told it failed (${code})`);
   }
 
   acked(volume: number, lsn: number, op: Op): void {
@@ -81,18 +122,28 @@ export class Checker implements WorldObserver {
 
   // WorldObserver
 
-  applyStarted(volume: number, epoch: number, firstLsn: number, state: VolumeState): void {
+  applyStarted(volume: number, epoch: number, firstLsn: number, state: VolumeState, node: NodeId): void {
+    const writer = this.#writers.get(`${volume}:${epoch}`);
+    if (writer === undefined) this.#writers.set(`${volume}:${epoch}`, node);
+    else if (writer !== node) this.#violation(`invariant 3: volume ${volume} was written at epoch ${epoch} by ${writer} and by ${node}`);
     if (firstLsn > state.applied + 1) {
       this.#violation(`invariant 2: volume ${volume} epoch ${epoch} applies LSN ${firstLsn} while the medium holds only through ${state.applied}`);
     }
   }
 
-  applied(volume: number, lsn: number, op: Op): void {
+  applied(volume: number, lsn: number, op: Op, opId: number): void {
     const key = opKey(op);
     if (!this.#submitted.get(volume)?.has(key)) {
       this.#violation(`invariant 4: volume ${volume} LSN ${lsn} applied an op no client submitted: ${key}`);
       return;
     }
+    const ids = this.#opIds.get(volume) ?? new Map<number, number>();
+    this.#opIds.set(volume, ids);
+    const at = ids.get(opId);
+    if (at !== undefined && at !== lsn) this.#violation(`exactly-once: volume ${volume}: op id ${opId} (${key}) applied at LSN ${at} and again at LSN ${lsn}`);
+    ids.set(opId, lsn);
+    setOf(this.#appliedKeys, volume).add(key);
+    if (this.#failed.get(volume)?.has(key) && this.#submitted.get(volume)?.get(key) === 1) this.#violation(`exactly-once: volume ${volume} LSN ${lsn}: ${key} was applied, yet its client was told it failed`);
     const track = this.#track(volume);
     const earlier = track.opAt.get(lsn);
     if (earlier !== undefined && earlier !== key) this.#violation(`invariant 2: volume ${volume} LSN ${lsn} applied as ${key}, earlier as ${earlier}`);
@@ -125,13 +176,100 @@ export class Checker implements WorldObserver {
     this.#note(`claim volume ${volume} epoch ${epoch} base ${base}`);
   }
 
+  stolen(name: string, holder: NodeId, by: NodeId, excused: string | undefined): void {
+    this.#note(`${by} steals ${name} from ${holder}${excused ? ` (${excused})` : ''}`);
+    if (!excused) this.#violation(`liveness: ${by} stole ${name} from ${holder}, which was up, not hung and linked to it all along (a false takeover)`);
+  }
+
+  /** The core threw where nothing catches it. */
+  threw(error: unknown): void {
+    this.#violation(`core: uncaught ${error instanceof Error ? (error.stack ?? error.message).split('\n').slice(0, 3).join(' | ') : String(error)}`);
+  }
+
+  /**
+   * The moment an owner acks `op` at (volume, lsn). The claims' meaning of a mirrored ack: the
+   * owner's journal and a second node's store durably hold the record, so that no single crash
+   * undoes it (or the medium holds it already). An ack may rest on the journal alone only when
+   * the owner says no partner is in sync and the mirror is not required.
+   */
+  ack(volume: number, lsn: number, op: Op, owner: OwnerView, requireMirror: boolean, journalCapBytes: number): void {
+    const key = opKey(op);
+    if (this.#world.volume(volume).state.applied < lsn) {
+      const { journal, mirror } = this.#copies(volume, lsn, key, owner.node);
+      if (!journal) this.#violation(`ack: volume ${volume} LSN ${lsn} was acked by ${owner.node} before its journal held it`);
+      else if (!mirror && (requireMirror || !owner.degraded) && !this.#partnerLostStores(owner)) {
+        this.#violation(`ack: volume ${volume} LSN ${lsn} was acked by ${owner.node} as mirrored, but no other node's store holds it${requireMirror ? ' (the mirror is required)' : ''}`);
+      }
+    }
+    if (!owner.degraded) this.audit(volume, owner);
+    this.#checkCap(volume, owner, journalCapBytes);
+  }
+
+  /** An owner that says its partner is in sync: every acked record above the medium's is mirrored. */
+  audit(volume: number, owner: OwnerView): void {
+    const { state } = this.#world.volume(volume);
+    // A fenced owner that has not heard yet (hung, say) speaks of a volume that is not its own.
+    if (state.epoch !== owner.epoch || this.#partnerLostStores(owner)) return;
+    const { applied } = state;
+    for (const { volume: v, lsn, key } of this.#acked.values()) {
+      if (v !== volume || lsn <= applied) continue;
+      if (!this.#copies(volume, lsn, key, owner.node).mirror) {
+        this.#violation(`ack: ${owner.node} says volume ${volume} is mirrored, but acked LSN ${lsn} is in no other node's mirror`);
+        return;
+      }
+    }
+  }
+
+  /** The partner's storage was lost with it (a second fault): the owner has not noticed yet. */
+  #partnerLostStores(owner: OwnerView): boolean {
+    return owner.partner !== undefined && this.#world.wiped.has(owner.partner);
+  }
+
+  #checkCap(volume: number, owner: OwnerView, cap: number): void {
+    const applied = this.#world.volume(volume).state.applied;
+    let bytes = 0;
+    let largest = 0;
+    for (const record of this.#world.stores.get(owner.node)?.journal.sorted(volume) ?? []) {
+      if (record.lsn <= applied || record.epoch !== owner.epoch) continue;
+      bytes += record.frame.length;
+      largest = Math.max(largest, record.frame.length);
+    }
+    if (bytes > cap + largest) this.#violation(`journal cap: ${owner.node} holds ${bytes} unflushed bytes of volume ${volume}, past its cap of ${cap} (applied ${applied}, LSNs ${this.#world.stores.get(owner.node)?.journal.sorted(volume).filter((r) => r.lsn > applied).map((r) => `${r.lsn}:${r.epoch}:${r.frame.length}`).join(" ")})`);
+  }
+
+  /** Whether the owner's journal, and another node's mirror, hold this op at (volume, lsn). */
+  #copies(volume: number, lsn: number, key: string, owner: NodeId): { journal: boolean; mirror: boolean } {
+    // A copy the simulator damaged at rest still counts: the owner could not know, and the fault
+    // is the one the run allows (takeover must then use the intact copy).
+    const holds = (record: StoredRecord | undefined) => record !== undefined
+      && (this.#keyOf(record.frame) === key || this.#world.damaged.has(`${record.volume}:${record.lsn}:${record.epoch}`));
+    let mirror = false;
+    for (const [node, stores] of this.#world.stores) {
+      if (node !== owner && holds(stores.mirror.records.get(`${volume}:${lsn}`))) mirror = true;
+    }
+    return { journal: holds(this.#world.stores.get(owner)?.journal.records.get(`${volume}:${lsn}`)), mirror };
+  }
+
+  #keyOf(frame: Uint8Array): string {
+    let key = this.#frameKeys.get(frame);
+    if (key === undefined) {
+      try {
+        key = opKey(decodeRecord(frame).op);
+      } catch {
+        key = 'damaged';
+      }
+      this.#frameKeys.set(frame, key);
+    }
+    return key;
+  }
+
   /** Once the cluster has settled: every acked op applied, medium = model, stores drained. */
   final(): void {
     for (const { volume, lsn, key } of this.#acked.values()) {
       const state = this.#world.volume(volume).state;
       const track = this.#track(volume);
       if (state.applied < lsn) this.#violation(`invariant 1: acked op at volume ${volume} LSN ${lsn} is not in the medium (applied ${state.applied})`);
-      else if (track.opAt.get(lsn) !== key) this.#violation(`invariant 1: acked op at volume ${volume} LSN ${lsn} was replaced by ${track.opAt.get(lsn)}`);
+      else if (track.opAt.get(lsn) !== key) this.#violation(`invariant 1: acked op at volume ${volume} LSN ${lsn} was skipped: ${track.opAt.get(lsn) ?? 'nothing'} was applied there`);
     }
     for (const [volume, track] of this.#volumes) {
       const shared = this.#world.volume(volume);
@@ -149,4 +287,10 @@ export class Checker implements WorldObserver {
       }
     }
   }
+}
+
+function setOf<K, V>(map: Map<K, Set<V>>, key: K): Set<V> {
+  let set = map.get(key);
+  if (!set) map.set(key, (set = new Set()));
+  return set;
 }

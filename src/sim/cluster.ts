@@ -5,10 +5,11 @@ import type { NodeOptions } from '../core/options.js';
 import type { NodeId, Ports } from '../core/ports.js';
 import { NodeError } from '../errors.js';
 import type { Op } from '../record/types.js';
-import { Checker } from './checker.js';
+import type { Message } from '../core/messages.js';
+import { Checker, opKey } from './checker.js';
 import { Rng } from './rng.js';
 import { Scheduler } from './scheduler.js';
-import { World, type Latencies } from './world.js';
+import { DEFAULT_LATENCIES, World, type Latencies } from './world.js';
 
 export type NodeSettings = Partial<NodeOptions> & Pick<NodeOptions, 'volumes'>;
 export type MakeNode = (ports: Ports, options: NodeSettings) => Node;
@@ -48,16 +49,53 @@ export class SimCluster {
   #nextNode = 1;
   /** Client ops not settled yet, by the node they were submitted at. */
   #outstanding = new Map<NodeId, number>();
+  /** Ops forwarded to an owner, by "client node:request id", to check the ack when it is sent. */
+  #forwarded = new Map<string, { volume: number; op: Op }>();
+  /** Keys of ops forwarded at least once: their acks are checked as the owner sends them. */
+  #forwardedKeys = new Set<string>();
 
   constructor(options: ClusterOptions) {
     this.#options = options;
     this.nodeOptions = { ...options.node };
     this.rng = new Rng(options.seed);
     this.scheduler = new Scheduler(this.rng.fork());
-    this.world = new World(this.scheduler, this.rng.fork(), options.latencies ?? { store: 0.6, medium: 0.4, link: 0.5 });
+    this.world = new World(this.scheduler, this.rng.fork(), options.latencies ?? DEFAULT_LATENCIES);
     this.volumes = options.volumes ?? [1, 2];
     this.checker = new Checker(this.world, (line) => this.note(line));
     this.world.observer = this.checker;
+    this.world.onSend = (from, to, message) => this.#watchWire(from, to, message as Message);
+    this.scheduler.onError = (error) => this.checker.threw(error);
+    const { hangTimeoutMs = 1500, heartbeatMs = 200 } = this.nodeOptions;
+    this.world.livenessWindowMs = 2 * (hangTimeoutMs + heartbeatMs);
+  }
+
+  /** Ops and their acks on the wire: a forwarded op's ack is checked when its owner sends it. */
+  #watchWire(from: NodeId, to: NodeId, message: Message): void {
+    if (message.t === 'op') {
+      this.#forwarded.set(`${from}:${message.id}`, { volume: message.volume, op: message.op });
+      this.#forwardedKeys.add(opKey(message.op));
+    } else if (message.t === 'opResult' && 'lsn' in message) {
+      const forwarded = this.#forwarded.get(`${to}:${message.id}`);
+      if (forwarded) this.#checkAck(from, forwarded.volume, message.lsn, forwarded.op);
+    }
+  }
+
+  /** The moment `owner` acks an op: what the checker makes of an ack, with what the owner says. */
+  #checkAck(owner: NodeId, volume: number, lsn: number, op: Op): void {
+    const node = this.nodes.get(owner);
+    const status = node?.status().owns.find((v) => v.volume === volume);
+    if (!node || !status) return; // the volume ended here in this very step, after the ack
+    const { requireMirror, journalCapBytes } = node.options;
+    this.checker.ack(volume, lsn, op, { node: owner, epoch: status.epoch, degraded: status.degraded, partner: status.partner }, requireMirror, journalCapBytes);
+  }
+
+  /** Every up owner that says a volume is mirrored must have all its acked records mirrored. */
+  audit(): void {
+    for (const id of this.up()) {
+      for (const v of this.node(id).status().owns) {
+        if (!v.degraded) this.checker.audit(v.volume, { node: id, epoch: v.epoch, degraded: false, partner: v.partner });
+      }
+    }
   }
 
   note(line: string): void {
@@ -114,13 +152,16 @@ export class SimCluster {
         (lsn) => {
           this.stats.acked++;
           submitted.lsn = lsn;
+          // Served here (never forwarded): this is the owner's ack moment.
+          if (!this.#forwardedKeys.has(opKey(op))) this.#checkAck(at, volume, lsn, op);
           this.checker.acked(volume, lsn, op);
           return lsn;
         },
         (error) => {
           this.stats.failed++;
           submitted.error = error;
-          if (!(error instanceof NodeError)) this.note(`client error that is not a NodeError: ${String(error)}`);
+          if (error instanceof NodeError) this.checker.failed(volume, op, error.code);
+          else this.note(`client error that is not a NodeError: ${String(error)}`);
           throw error;
         },
       ).finally(() => this.#outstanding.set(at, this.#outstanding.get(at)! - 1)),
@@ -147,9 +188,9 @@ export class SimCluster {
     return done();
   }
 
-  /** Every client op settled, every volume owned by an up node, nothing left to flush. */
+  /** Every client op settled, every volume owned by an up node, nothing left to flush or store. */
   settled(): boolean {
-    if (this.inProgress() > 0) return false;
+    if (this.inProgress() > 0 || this.world.storesBusy()) return false;
     const owned = new Set<number>();
     for (const id of this.up()) {
       for (const volume of this.node(id).status().owns) {

@@ -2,6 +2,7 @@
 // checked against. Ops are applied with the replay-safe semantics documented on `Medium`
 // (src/core/ports.ts). Plain TypeScript: no clocks, no browser or Node globals.
 import type { Op } from '../record/types.js';
+import { crc32c } from '../record/crc32c.js';
 
 interface FileEntry {
   readonly kind: 'file';
@@ -91,7 +92,11 @@ export class MemoryFs {
     return entry?.kind === 'directory' ? [...entry.children.keys()].sort() : undefined;
   }
 
-  /** The whole tree as canonical text: equal trees, and only they, give equal snapshots. */
+  /**
+   * The whole tree as canonical text: equal trees, and (but for CRC32C collisions in a file's
+   * bytes) only they, give equal snapshots. A checksum rather than the bytes themselves, as the
+   * simulator compares snapshots after every batch.
+   */
   snapshot(): string {
     const lines: string[] = [];
     describe(this.#root, '/', lines);
@@ -273,7 +278,7 @@ function copyDirectory(directory: DirectoryEntry): DirectoryEntry {
 function describe(entry: Entry, path: string, lines: string[]): void {
   const times = `${entry.atimeMs} ${entry.mtimeMs}`;
   if (entry.kind === 'file') {
-    lines.push(`file ${JSON.stringify(path)} ${times} ${entry.size} ${hex(entry.buffer.subarray(0, entry.size))}`);
+    lines.push(`file ${JSON.stringify(path)} ${times} ${entry.size} ${crc32c(entry.buffer.subarray(0, entry.size)).toString(16)}`);
     return;
   }
   lines.push(`directory ${JSON.stringify(path)} ${times}`);
@@ -283,8 +288,3 @@ function describe(entry: Entry, path: string, lines: string[]): void {
   }
 }
 
-function hex(bytes: Uint8Array): string {
-  let text = '';
-  for (const byte of bytes) text += byte.toString(16).padStart(2, '0');
-  return text;
-}

@@ -1,13 +1,15 @@
 // The medium in memory: one MemoryFs and one VolumeState per volume. Each call runs to its end
 // without awaiting anything, so an apply is never in progress when a claim starts and `claim`
 // has nothing to wait for. The simulator wraps this with fault injection.
-import type { LsnOp, Medium, VolumeState } from '../core/ports.js';
+import { RECENT_OPS, type ClaimedState, type LsnOp, type Medium, type VolumeState } from '../core/ports.js';
 import { FencedError } from '../errors.js';
 import { MemoryFs } from './memory-fs.js';
 
 interface Volume {
   readonly fs: MemoryFs;
   state: VolumeState;
+  /** The op id applied at each LSN. */
+  readonly opIds: Map<number, number>;
 }
 
 export class MemoryMedium implements Medium {
@@ -17,19 +19,22 @@ export class MemoryMedium implements Medium {
     return this.#volume(volume).state;
   }
 
-  async claim(volume: number, epoch: number, base: number): Promise<VolumeState> {
+  async claim(volume: number, epoch: number, base: number): Promise<ClaimedState> {
     const entry = this.#volume(volume);
     const { state } = entry;
     if (epoch <= state.epoch) throw new FencedError(volume, epoch, state.epoch);
     entry.state = { epoch, applied: state.applied, epochs: [...state.epochs, { epoch, base }] };
-    return entry.state;
+    return { ...entry.state, recent: recentOps(entry.opIds, state.applied) };
   }
 
   async apply(volume: number, epoch: number, ops: readonly LsnOp[]): Promise<void> {
     const entry = this.#volume(volume);
     if (epoch !== entry.state.epoch) throw new FencedError(volume, epoch, entry.state.epoch);
     const fresh = ops.filter((item) => item.lsn > entry.state.applied);
-    for (const { op } of fresh) entry.fs.apply(op);
+    for (const { lsn, opId, op } of fresh) {
+      entry.fs.apply(op);
+      entry.opIds.set(lsn, opId);
+    }
     const last = fresh.at(-1);
     if (last) entry.state = { ...entry.state, applied: last.lsn };
   }
@@ -42,9 +47,19 @@ export class MemoryMedium implements Medium {
   #volume(volume: number): Volume {
     let entry = this.#volumes.get(volume);
     if (!entry) {
-      entry = { fs: new MemoryFs(), state: { epoch: 0, applied: 0, epochs: [] } };
+      entry = { fs: new MemoryFs(), state: { epoch: 0, applied: 0, epochs: [] }, opIds: new Map() };
       this.#volumes.set(volume, entry);
     }
     return entry;
   }
+}
+
+/** ClaimedState.recent from a map of LSN to op id: the last RECENT_OPS LSNs through `applied`. */
+export function recentOps(opIds: ReadonlyMap<number, number>, applied: number): Array<[number, number]> {
+  const recent: Array<[number, number]> = [];
+  for (let lsn = Math.max(1, applied - RECENT_OPS + 1); lsn <= applied; lsn++) {
+    const opId = opIds.get(lsn);
+    if (opId !== undefined) recent.push([opId, lsn]);
+  }
+  return recent;
 }

@@ -1,5 +1,10 @@
 // One random simulated run: a cluster running the real core, random clients, random faults
-// (one node failure at a time), then healing, settling and the final checks.
+// (one node failure at a time), then healing, settling and the final checks. Besides plain
+// faults, some are aimed at the narrow windows where a core goes wrong: a partner crashing
+// between its answer and its store write, a takeover meeting a damaged copy beside an intact
+// one, re-pairing with a backlog in flight, an owner dying with records on the wire (its
+// clients' retries meet the takeover), a fence while an apply is out, a journal that fails
+// while its records are mirrored, and data channels that stall under a live owner.
 import type { NodeId } from '../core/ports.js';
 import type { Op } from '../record/types.js';
 import { SimCluster, type MakeNode } from './cluster.js';
@@ -14,7 +19,9 @@ export interface RunOptions {
 
 export type FaultKind =
   | 'crash' | 'crash+wipe' | 'hang' | 'cut' | 'medium-transient' | 'medium-broken' | 'store-quota' | 'medium-quota'
-  | 'corrupt-stored' | 'corrupt-in-flight' | 'cluster-restart' | 'stall-damage-crash' | 'slow-link-crash' | 'leave';
+  | 'corrupt-stored' | 'corrupt-in-flight' | 'cluster-restart' | 'stall-damage-crash' | 'slow-link-crash' | 'leave'
+  | 'link-stall' | 'partner-crash-mid-mirror' | 'damaged-copy-takeover' | 'repair-with-backlog' | 'owner-crash-mid-op'
+  | 'fence-mid-apply' | 'journal-fail-crash' | 'journal-fail-slow-partner' | 'slow-replay' | 'retry-after-move';
 
 export interface RunResult {
   seed: number;
@@ -51,18 +58,35 @@ function randomOp(rng: Rng, now: number): Op {
 }
 
 export async function run(options: RunOptions): Promise<RunResult> {
+  // A promise of the core that rejects with nobody to hear it is a bug of the core's: during a
+  // run the simulator hears such rejections alone, and reports them as violations.
+  const others = process.listeners('unhandledRejection');
+  process.removeAllListeners('unhandledRejection');
+  process.on('unhandledRejection', (error) => cluster.checker.threw(error));
+  try {
+    return await runScenario(options, (checked) => (cluster = checked));
+  } finally {
+    process.removeAllListeners('unhandledRejection');
+    for (const listener of others) process.on('unhandledRejection', listener);
+  }
+}
+
+let cluster!: SimCluster;
+
+async function runScenario(options: RunOptions, made: (cluster: SimCluster) => void): Promise<RunResult> {
   const cluster = new SimCluster({
     seed: options.seed,
     makeNode: options.makeNode,
     node: {},
   });
+  made(cluster);
   const { rng, scheduler, world, nodes } = cluster;
   // Half the runs mirror after the journal instead of beside it; some hold acks without a mirror;
   // some have a journal cap small enough for backpressure to bite; batch sizes and flush delays vary.
   const settings = {
     mirrorConcurrently: rng.chance(0.5),
     requireMirror: rng.chance(0.25),
-    ...(rng.chance(0.2) ? { journalCapBytes: 16_384 } : {}),
+    ...(rng.chance(0.25) ? { journalCapBytes: rng.pick([4096, 16_384]) } : {}),
     // Small batches make replays and flushes take several steps, which orderings can then break.
     batchMaxOps: rng.pick([4, 16, 256]),
     // A flusher that starts at once races whatever else runs (a replay, a fence) more closely.
@@ -124,9 +148,243 @@ export async function run(options: RunOptions): Promise<RunResult> {
     return owners.length ? rng.pick(owners) : undefined;
   };
 
+  /** An up owner of a volume it serves, with a partner that is up: [owner, volume, partner]. */
+  const aPair = (): [NodeId, number, NodeId] | undefined => {
+    const pairs: Array<[NodeId, number, NodeId]> = [];
+    for (const id of cluster.up()) {
+      for (const v of nodes.get(id)!.status().owns) if (v.partner && world.isUp(v.partner)) pairs.push([id, v.volume, v.partner]);
+    }
+    return pairs.length ? rng.pick(pairs) : undefined;
+  };
+
+  /** Runs `action` once, when `node` handles (or sends) a message of kind `t`; gives up after 2 s. */
+  const onNextMessage = (hook: 'onHandled' | 'onSend', node: NodeId, t: string, action: () => void) => {
+    const before = world[hook];
+    let armed = true;
+    const disarm = () => {
+      armed = false;
+      world[hook] = before;
+    };
+    world[hook] = (from, to, message) => {
+      before?.(from, to, message);
+      if (armed && (hook === 'onSend' ? from : to) === node && (message as { t?: string }).t === t) {
+        disarm();
+        action();
+      }
+    };
+    scheduler.at(2000, () => {
+      if (!armed) return;
+      disarm();
+      healAfter(0, () => {});
+    });
+  };
+
+  /** Faults aimed at the narrow windows (see the top of this file). False when none fits now. */
+  const targeted: Array<[FaultKind, (live: NodeId[]) => boolean]> = [
+    ['link-stall', (live) => {
+      // A data channel that stalls for longer than the hang timeout, under a live node: its
+      // heartbeats must still get through, or its partner takes a live owner's volume.
+      const victim = anOwner() ?? rng.pick(live);
+      const ms = 2000 + rng.int(2500);
+      note(`FAULT data channels of ${victim} stall for ${ms} ms`);
+      world.stallLinks(victim, ms);
+      healAfter(ms, () => {});
+      return true;
+    }],
+    ['partner-crash-mid-mirror', () => {
+      const pair = aPair();
+      if (!pair) return false;
+      const partner = pair[2];
+      note(`FAULT ${partner} will crash as it takes its next records to mirror`);
+      faultActive = true;
+      onNextMessage('onHandled', partner, 'mirror', () => {
+        crash(partner, false);
+        healAfter(200 + rng.int(2000), startNode);
+      });
+      return true;
+    }],
+    ['damaged-copy-takeover', () => {
+      const pair = aPair();
+      if (!pair) return false;
+      const [owner, volume, partner] = pair;
+      note(`FAULT medium I/O of ${owner} stalls; then a mirror copy at ${partner} is damaged and ${owner} dies`);
+      world.setMediumFault(owner, 'full');
+      faultActive = true;
+      scheduler.at(100 + rng.int(600), () => {
+        // A record of the backlog that the owner's journal holds intact: the takeover must use it.
+        const journal = world.stores.get(owner)!.journal.records;
+        const candidates = world.stores.get(partner)!.mirror.sorted(volume).filter((r) =>
+          journal.has(`${r.volume}:${r.lsn}`) && journal.get(`${r.volume}:${r.lsn}`)!.epoch === r.epoch && !world.damaged.has(`${r.volume}:${r.lsn}:${r.epoch}`));
+        if (candidates.length > 0) {
+          const record = rng.pick(candidates);
+          damageCopy(world, rng, note, partner, 'mirror', record.volume, record.lsn);
+          count('corrupt-stored');
+        }
+        crash(owner, false);
+        healAfter(200 + rng.int(2000), startNode);
+      });
+      return true;
+    }],
+    ['repair-with-backlog', (live) => {
+      const pair = aPair();
+      if (!pair || live.length < 3) {
+        if (live.length < 3) startNode();
+        return false;
+      }
+      const [owner, , partner] = pair;
+      note(`FAULT medium I/O of ${owner} stalls, then it is cut from its partner ${partner}: it pairs again with a backlog`);
+      world.setMediumFault(owner, 'full');
+      faultActive = true;
+      scheduler.at(100 + rng.int(500), () => {
+        world.cut(owner, partner);
+        scheduler.at(50 + rng.int(600), () => {
+          world.setMediumFault(owner, 'ok');
+          healAfter(300 + rng.int(1500), () => world.heal(owner, partner));
+        });
+      });
+      return true;
+    }],
+    ['owner-crash-mid-op', (live) => {
+      const owner = anOwner();
+      if (!owner) return false;
+      if (live.length < 3) startNode(); // a third node makes a rebalance right after the takeover likely
+      note(`FAULT ${owner} will crash while its next records are on the wire`);
+      faultActive = true;
+      onNextMessage('onSend', owner, 'mirror', () => {
+        scheduler.at(rng.next() * 2, () => crash(owner, false));
+        healAfter(200 + rng.int(2000), startNode);
+      });
+      return true;
+    }],
+    ['retry-after-move', (live) => {
+      // The owner dies with records on the wire while its clients elsewhere stall; the partner
+      // takes over, replays them and at once leaves (a hand-over); the clients' retries then
+      // reach whichever node adopts the volume next.
+      const pair = aPair();
+      if (!pair || live.length < 3) {
+        if (live.length < 3) startNode();
+        return false;
+      }
+      const [owner, volume, partner] = pair;
+      const clients = cluster.up().filter((id) => id !== owner && id !== partner);
+      note(`FAULT ${owner} will crash with records on the wire; ${clients.join(', ')} stall; ${partner} takes over and leaves`);
+      faultActive = true;
+      onNextMessage('onSend', owner, 'mirror', () => {
+        for (const id of clients) world.hang(id);
+        scheduler.at(rng.next() * 2, () => crash(owner, false));
+        const deadline = scheduler.now + 5000;
+        const leaveOnceOwned = () => {
+          const owns = world.isUp(partner) && nodes.get(partner)!.status().owns.some((v) => v.volume === volume);
+          if (!owns && scheduler.now < deadline) return void scheduler.at(5, leaveOnceOwned);
+          const resume = () => {
+            for (const id of clients) world.resume(id);
+            healAfter(200 + rng.int(1000), startNode);
+          };
+          if (!owns) return resume();
+          void nodes.get(partner)!.leave().then(() => {
+            note(`${partner} left`);
+            world.crash(partner);
+            resume();
+          });
+        };
+        leaveOnceOwned();
+      });
+      return true;
+    }],
+    ['fence-mid-apply', () => {
+      // A slow disk; once a flush is out, slow stores too, so that the journal write a client
+      // sends then is out as well; then the owner hangs. The partner steals the volume, and
+      // both complete after the fence.
+      const owner = anOwner();
+      if (!owner) return false;
+      const slowdown = 2000 + rng.int(3000);
+      note(`FAULT medium of ${owner} ${slowdown}x slower, then its stores too, then ${owner} hangs mid-flush`);
+      world.setMediumSlowdown(owner, slowdown);
+      faultActive = true;
+      const deadline = scheduler.now + 3000;
+      const hangMidFlush = () => {
+        const flushing = [...world.volumes.values()].some((volume) => volume.busy === owner);
+        if (!flushing && scheduler.now < deadline) return void scheduler.at(1, hangMidFlush);
+        world.setStoreSlowdown(owner, 5000 + rng.int(10_000));
+        if (rng.chance(0.5)) cluster.submit(owner, rng.pick(cluster.volumes), randomOp(rng, scheduler.now));
+        scheduler.at(1 + rng.int(10), () => {
+          world.hang(owner);
+          healAfter(2000 + rng.int(2500), () => {
+            note(`resume ${owner}`);
+            world.resume(owner);
+            world.setMediumSlowdown(owner, 1);
+            world.setStoreSlowdown(owner, 1);
+          });
+        });
+      };
+      hangMidFlush();
+      return true;
+    }],
+    ['slow-replay', () => {
+      // A backlog piles up (the owner's medium stalls), the owner dies, and the partner replays
+      // it on a slow disk while clients keep writing: no new op may reach the medium first.
+      const pair = aPair();
+      if (!pair) return false;
+      const [owner, , partner] = pair;
+      note(`FAULT medium I/O of ${owner} stalls, then ${owner} dies and ${partner} replays on a slow disk`);
+      world.setMediumFault(owner, 'full');
+      faultActive = true;
+      scheduler.at(200 + rng.int(800), () => {
+        world.setMediumSlowdown(partner, 20 + rng.int(80));
+        crash(owner, false);
+        healAfter(500 + rng.int(2000), () => {
+          world.setMediumSlowdown(partner, 1);
+          startNode();
+        });
+      });
+      return true;
+    }],
+    ['journal-fail-crash', () => {
+      // The journal fails while its records may already be in the partner's mirror; the owner
+      // dies just after a client was told its op failed.
+      const owner = anOwner();
+      if (!owner) return false;
+      note(`FAULT stores of ${owner} out of quota; ${owner} dies once an op has failed`);
+      world.setStoreQuota(owner, true);
+      faultActive = true;
+      const failed = cluster.stats.failed;
+      const deadline = scheduler.now + 300;
+      const watch = () => {
+        if (cluster.stats.failed === failed && scheduler.now < deadline) return void scheduler.at(0.25, watch);
+        scheduler.at(rng.next() * 1.5, () => crash(owner, false));
+        healAfter(200 + rng.int(2000), startNode);
+      };
+      watch();
+      return true;
+    }],
+    ['journal-fail-slow-partner', () => {
+      // The journal fails while the partner, on slow stores, still answers for the failed records
+      // after the owner paired again: answers of the old session must be ignored.
+      const pair = aPair();
+      if (!pair) return false;
+      const [owner, , partner] = pair;
+      note(`FAULT stores of ${owner} out of quota while the stores of ${partner} are slow`);
+      world.setStoreQuota(owner, true);
+      world.setStoreSlowdown(partner, 10 + rng.int(40));
+      healAfter(50 + rng.int(400), () => {
+        world.setStoreQuota(owner, false);
+        world.setStoreSlowdown(partner, 1);
+      });
+      return true;
+    }],
+  ];
+
+  // The windows that need the most luck (a crash or a hang at the right instant) come up twice as often.
+  for (const kind of ['journal-fail-crash', 'fence-mid-apply']) targeted.push(targeted.find(([k]) => k === kind)!);
+
   const injectFault = () => {
     const live = liveNodes();
     if (live.length === 0) return;
+    if (rng.chance(0.6)) {
+      const [kind, inject] = rng.pick(targeted);
+      if (inject(live)) count(kind);
+      return;
+    }
     const victim = rng.chance(0.6) ? (anOwner() ?? rng.pick(live)) : rng.pick(live);
     const roll = rng.int(128);
     if (roll >= 120) {
@@ -227,6 +485,7 @@ export async function run(options: RunOptions): Promise<RunResult> {
     if (!faultActive && scheduler.now >= quietUntil && rng.chance(0.04)) injectFault();
     if (liveNodes().length === 0 && !faultActive) startNode();
     await scheduler.runUntil(scheduler.now + rng.int(120));
+    cluster.audit();
   }
 
   // Heal everything, then let the cluster settle.
@@ -234,6 +493,8 @@ export async function run(options: RunOptions): Promise<RunResult> {
   for (const id of liveNodes()) {
     world.resume(id);
     world.setMediumFault(id, 'ok');
+    world.setMediumSlowdown(id, 1);
+    world.setStoreSlowdown(id, 1);
     world.setStoreQuota(id, false);
   }
   world.healAllLinks();
@@ -269,15 +530,20 @@ function corruptStored(world: World, rng: Rng, note: (line: string) => void): bo
   if (candidates.length === 0) return false;
   const [key, where] = rng.pick(candidates);
   const { node, kind } = rng.pick(where);
-  const store = world.stores.get(node)![kind];
   const [volume, lsn] = key.split(':').map(Number) as [number, number];
+  damageCopy(world, rng, note, node, kind, volume, lsn);
+  return true;
+}
+
+/** Flips one bit of the copy of (volume, lsn) in `node`'s store, and remembers it was damaged. */
+function damageCopy(world: World, rng: Rng, note: (line: string) => void, node: NodeId, kind: 'journal' | 'mirror', volume: number, lsn: number): void {
+  const store = world.stores.get(node)![kind];
   const record = store.records.get(`${volume}:${lsn}`)!;
   const frame = record.frame.slice();
   // Damage the body (path, payload) most of the time: a bad header is caught by any decoder.
   const at = frame.length > 80 && rng.chance(0.8) ? 72 + rng.int(frame.length - 76) : rng.int(frame.length);
   frame[at]! ^= 1 << rng.int(8);
   store.records.set(`${volume}:${lsn}`, { ...record, frame });
-  world.damaged.add(key);
+  world.damaged.add(`${volume}:${lsn}:${record.epoch}`);
   note(`FAULT damage ${kind} of ${node}: volume ${volume} LSN ${lsn} byte ${at}`);
-  return true;
 }

@@ -66,6 +66,8 @@ export class Scheduler {
   #queue = new Queue();
   #seq = 0;
   #rng: Rng;
+  /** Hears what an event threw; without it, the error ends runUntil. */
+  onError?: (error: unknown) => void;
 
   constructor(rng: Rng) {
     this.#rng = rng;
@@ -95,7 +97,12 @@ export class Scheduler {
       if (event.cancelled) continue;
       this.now = Math.max(this.now, event.time);
       this.events++;
-      event.run();
+      try {
+        event.run();
+      } catch (error) {
+        if (!this.onError) throw error;
+        this.onError(error);
+      }
       await settle();
     }
   }

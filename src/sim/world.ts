@@ -7,29 +7,54 @@
 //   (a finished one stays), its locks are released, its links drop. Its stores remain.
 // - hang: the node runs nothing; everything addressed to it waits. Its locks stay held, and
 //   I/O it started finishes (IndexedDB and the OPFS worker do not need its main thread).
+//
+// What takes time, as in a browser: a store (one IndexedDB object store) runs one transaction
+// at a time, each costing a latency plus its bytes over the store's throughput, so a big read
+// delays the puts queued behind it; a link sends one message at a time at its bandwidth, so a
+// burst delays what follows it, except urgent messages (liveness), which go on a lane of their
+// own; and a node's medium can be slowed, as a busy disk is.
 import { FencedError, MediumError } from '../errors.js';
 import type { Op } from '../record/types.js';
 import type {
   Clock, HeldLock, Link, Locks, LockWait, LsnOp, Medium, NodeId, Ports, RecordStore, StoreDirectory, StoredRecord, VolumeState,
 } from '../core/ports.js';
 import { MemoryFs } from './memory-fs.js';
+import { recentOps } from './memory-medium.js';
 import type { Rng } from './rng.js';
 import type { Scheduler } from './scheduler.js';
 
 /** What the world tells the invariant checker as it happens. */
 export interface WorldObserver {
-  applyStarted(volume: number, epoch: number, firstLsn: number, state: VolumeState): void;
-  applied(volume: number, lsn: number, op: Op): void;
+  applyStarted(volume: number, epoch: number, firstLsn: number, state: VolumeState, node: NodeId): void;
+  applied(volume: number, lsn: number, op: Op, opId: number): void;
   applyEnded(volume: number): void;
   fencedWrite(volume: number, epoch: number, current: number, node: NodeId): void;
   claimed(volume: number, epoch: number, base: number): void;
+  /** `by` took the lock `name` from `holder`; `excused` says why that holder may look dead. */
+  stolen(name: string, holder: NodeId, by: NodeId, excused: string | undefined): void;
   impossible(what: string): void;
 }
 
 export interface Latencies {
+  /** Milliseconds per store transaction, per medium op, per message (each jittered 0.5–1.5x). */
   store: number;
   medium: number;
   link: number;
+  /** Bytes per millisecond a store reads or writes, and a link carries. */
+  storeBytesPerMs: number;
+  linkBytesPerMs: number;
+}
+
+/**
+ * As measured in Chromium here: a 4 KiB IndexedDB put about 0.5 ms, 50 MB/s for big values; a
+ * medium op well under a millisecond in the OPFS worker; a link round trip about 1 ms, 25 MB/s.
+ */
+export const DEFAULT_LATENCIES: Latencies = { store: 0.6, medium: 0.4, link: 0.5, storeBytesPerMs: 50_000, linkBytesPerMs: 25_000 };
+
+/** A queue that serves one thing at a time: a store's transactions, or a link's messages. */
+interface Lane {
+  /** When what is queued now is done. */
+  freeAt: number;
 }
 
 /**
@@ -41,8 +66,16 @@ type MediumFault = 'ok' | 'transient' | 'broken' | 'full';
 interface Process {
   readonly id: NodeId;
   state: 'up' | 'hung' | 'down';
+  /** When it last resumed from a hang (Infinity while hung). */
+  resumedAt: number;
   parked: Array<() => void>;
   mediumFault: MediumFault;
+  /** Its medium ops take this many times as long (a busy disk). */
+  mediumSlowdown: number;
+  /** Transactions on its stores take this many times as long. */
+  storeSlowdown: number;
+  /** Its links carry no data (urgent messages still pass) until then: a stalled data channel. */
+  stalledUntil: number;
   storeQuota: boolean;
   messageHandlers: Array<(from: NodeId, message: unknown) => void>;
   peerHandlers: Array<(peer: NodeId, up: boolean) => void>;
@@ -53,6 +86,7 @@ interface Process {
 
 class MemoryStore {
   readonly records = new Map<string, StoredRecord>();
+  readonly lane: Lane = { freeAt: 0 };
 
   static key(volume: number, lsn: number): string {
     return `${volume}:${lsn}`;
@@ -71,6 +105,8 @@ class MemoryStore {
 interface SharedVolume {
   fs: MemoryFs;
   state: VolumeState;
+  /** The op id applied at each LSN (ClaimedState.recent). */
+  opIds: Map<number, number>;
   /** The node applying or claiming now; others wait (the medium's per-volume mutex). */
   busy?: NodeId;
   waiting: Array<() => void>;
@@ -118,13 +154,19 @@ export class World {
   readonly #locks = new Map<string, SimLock>();
   readonly #waiters = new Map<string, Waiter[]>();
   readonly #cuts = new Set<string>();
-  readonly #channels = new Map<string, { generation: number; lastDelivery: number }>();
+  /** When each pair's link was last healed (Infinity while cut). */
+  readonly #healedAt = new Map<string, number>();
+  readonly #channels = new Map<string, Channel>();
+  /** A steal within this long of its holder's hang, or of a cut between the two, is excused. */
+  livenessWindowMs = 4000;
   /** Bytes the medium may hold (quota); Infinity unless a fault lowers it. */
   mediumQuota = Number.POSITIVE_INFINITY;
   /** The next message from `from` carrying records arrives with one byte flipped. */
   readonly corruptNextMirror = new Set<NodeId>();
   /** Sees every message as it is sent (tests watch the wire with it). */
   onSend?: (from: NodeId, to: NodeId, message: unknown) => void;
+  /** Sees every message right after its receiver handled it (faults aim at that moment). */
+  onHandled?: (from: NodeId, to: NodeId, message: unknown) => void;
   /** Extra milliseconds on every message a node sends (a congested link). */
   readonly linkDelay = new Map<NodeId, number>();
   /** Records ("volume:lsn:epoch") one stored copy of which was damaged: never damage a second. */
@@ -141,7 +183,8 @@ export class World {
 
   spawn(id: NodeId): Process {
     const process: Process = {
-      id, state: 'up', parked: [], mediumFault: 'ok', storeQuota: false, messageHandlers: [], peerHandlers: [],
+      id, state: 'up', resumedAt: Number.NEGATIVE_INFINITY, parked: [], mediumFault: 'ok', mediumSlowdown: 1, storeSlowdown: 1, stalledUntil: 0,
+      storeQuota: false, messageHandlers: [], peerHandlers: [],
     };
     this.processes.set(id, process);
     if (!this.stores.has(id)) this.stores.set(id, { journal: new MemoryStore(), mirror: new MemoryStore() });
@@ -168,10 +211,19 @@ export class World {
     else fn();
   }
 
-  /** I/O that happens after `latency` unless its node crashed first; its result reaches the node. */
-  io<T>(node: NodeId, latency: number, effect: () => T): Promise<T> {
+  /**
+   * I/O that happens after `latency` unless its node crashed first; its result reaches the node.
+   * With a lane, it waits for what is queued there and holds the lane for its `bytes` too.
+   */
+  io<T>(node: NodeId, latency: number, effect: () => T, lane?: Lane, bytes = 0): Promise<T> {
+    let delay = this.#jitter(latency);
+    if (lane) {
+      const start = Math.max(this.scheduler.now, lane.freeAt);
+      lane.freeAt = start + delay + bytes / this.latencies.storeBytesPerMs;
+      delay = lane.freeAt - this.scheduler.now;
+    }
     return new Promise<T>((resolve, reject) => {
-      this.scheduler.at(this.#jitter(latency), () => {
+      this.scheduler.at(delay, () => {
         if (this.processes.get(node)?.state === 'down') return;
         let result: { ok: true; value: T } | { ok: false; error: unknown };
         try {
@@ -203,13 +255,16 @@ export class World {
 
   hang(node: NodeId): void {
     const process = this.processes.get(node);
-    if (process?.state === 'up') process.state = 'hung';
+    if (process?.state !== 'up') return;
+    process.state = 'hung';
+    process.resumedAt = Number.POSITIVE_INFINITY;
   }
 
   resume(node: NodeId): void {
     const process = this.processes.get(node);
     if (process?.state !== 'hung') return;
     process.state = 'up';
+    process.resumedAt = this.scheduler.now;
     const backlog = process.parked.splice(0);
     // In order, as the node's task queue would run them once its main thread is free.
     const step = () => {
@@ -226,23 +281,53 @@ export class World {
     if (process) process.mediumFault = fault;
   }
 
+  /** Slows the node's medium ops by `factor` (1: normal). */
+  setMediumSlowdown(node: NodeId, factor: number): void {
+    const process = this.processes.get(node);
+    if (process) process.mediumSlowdown = factor;
+  }
+
+  /** Slows every transaction on the node's stores (its journal and mirror) by `factor` (1: normal). */
+  setStoreSlowdown(node: NodeId, factor: number): void {
+    const process = this.processes.get(node);
+    if (process) process.storeSlowdown = factor;
+  }
+
+  /** The node's data channels send nothing for `ms` (urgent messages still pass). */
+  stallLinks(node: NodeId, ms: number): void {
+    const process = this.processes.get(node);
+    if (process) process.stalledUntil = Math.max(process.stalledUntil, this.scheduler.now + ms);
+  }
+
   setStoreQuota(node: NodeId, exhausted: boolean): void {
     const process = this.processes.get(node);
     if (process) process.storeQuota = exhausted;
   }
 
+  /** Whether some store still has transactions queued (slowed stores can lag long after a fault). */
+  storesBusy(): boolean {
+    for (const { journal, mirror } of this.stores.values()) {
+      if (journal.lane.freeAt > this.scheduler.now || mirror.lane.freeAt > this.scheduler.now) return true;
+    }
+    return false;
+  }
+
+  /** Nodes whose stores were lost with them. */
+  readonly wiped = new Set<NodeId>();
+
   /** Forgets a node's stores, as if its storage were lost with it. */
   wipeStores(node: NodeId): void {
+    this.wiped.add(node);
     this.stores.set(node, { journal: new MemoryStore(), mirror: new MemoryStore() });
   }
 
   // ------------------------------------------------------------------------------------------
   // Links
 
-  #channel(from: NodeId, to: NodeId) {
+  #channel(from: NodeId, to: NodeId): Channel {
     const key = `${from}>${to}`;
     let channel = this.#channels.get(key);
-    if (!channel) this.#channels.set(key, (channel = { generation: 0, lastDelivery: 0 }));
+    if (!channel) this.#channels.set(key, (channel = { generation: 0, lastDelivery: 0, lastUrgent: 0, lane: { freeAt: 0 } }));
     return channel;
   }
 
@@ -267,8 +352,10 @@ export class World {
   }
 
   #disconnect(a: NodeId, b: NodeId): void {
-    this.#channel(a, b).generation++;
-    this.#channel(b, a).generation++;
+    for (const channel of [this.#channel(a, b), this.#channel(b, a)]) {
+      channel.generation++;
+      channel.lane.freeAt = 0; // a new channel starts with an empty queue
+    }
     this.#notifyPeer(a, b, false, this.#jitter(this.latencies.link * 5));
     this.#notifyPeer(b, a, false, this.#jitter(this.latencies.link * 5));
   }
@@ -277,11 +364,13 @@ export class World {
     if (this.#cuts.has(pairKey(a, b))) return;
     const wasConnected = this.#connected(a, b);
     this.#cuts.add(pairKey(a, b));
+    this.#healedAt.set(pairKey(a, b), Number.POSITIVE_INFINITY);
     if (wasConnected) this.#disconnect(a, b);
   }
 
   heal(a: NodeId, b: NodeId): void {
     if (!this.#cuts.delete(pairKey(a, b))) return;
+    this.#healedAt.set(pairKey(a, b), this.scheduler.now);
     if (this.#connected(a, b)) this.#connect(a, b);
   }
 
@@ -292,7 +381,7 @@ export class World {
     }
   }
 
-  #send(from: NodeId, to: NodeId, message: unknown): boolean {
+  #send(from: NodeId, to: NodeId, message: unknown, urgent: boolean): boolean {
     if (!this.#connected(from, to)) return false;
     this.onSend?.(from, to, message);
     const channel = this.#channel(from, to);
@@ -302,14 +391,26 @@ export class World {
       this.corruptNextMirror.delete(from);
       delivered = corruptMirrorMessage(message, this.rng);
     }
-    // In order per channel, as a data channel delivers.
-    const delay = this.#jitter(this.latencies.link) + (this.linkDelay.get(from) ?? 0);
-    // Strictly after the previous message: events at one instant run in random order.
-    const at = Math.max(this.scheduler.now + delay, channel.lastDelivery + 1e-6);
-    channel.lastDelivery = at;
+    const latency = this.#jitter(this.latencies.link) + (this.linkDelay.get(from) ?? 0);
+    let at: number;
+    if (urgent) {
+      // Its own lane: behind earlier urgent messages only.
+      at = Math.max(this.scheduler.now + latency, channel.lastUrgent + 1e-6);
+      channel.lastUrgent = at;
+    } else {
+      // One message at a time at the link's bandwidth, none while the sender's channels stall;
+      // in order per channel, as a data channel delivers, and strictly after the previous
+      // message (events at one instant run in random order).
+      const { lane } = channel;
+      const start = Math.max(this.scheduler.now, lane.freeAt, this.processes.get(from)!.stalledUntil);
+      lane.freeAt = start + messageBytes(message) / this.latencies.linkBytesPerMs;
+      at = Math.max(lane.freeAt + latency, channel.lastDelivery + 1e-6);
+      channel.lastDelivery = at;
+    }
     this.deliver(to, () => {
       if (this.#channel(from, to).generation !== generation) return;
       for (const handler of this.processes.get(to)?.messageHandlers ?? []) handler(from, delivered);
+      this.onHandled?.(from, to, delivered);
     }, at - this.scheduler.now);
     return true;
   }
@@ -365,10 +466,26 @@ export class World {
         };
       },
       steal: (name) => this.io(node, 0.05, () => {
-        this.#locks.get(name)?.stolen();
+        const held = this.#locks.get(name);
+        if (held && held.holder !== node) this.observer?.stolen(name, held.holder, node, this.#stealExcuse(held.holder, node));
+        held?.stolen();
         return this.#grant(name, node);
       }),
     };
+  }
+
+  /**
+   * Why `holder` may rightly look dead to `by`: it is down or hung, or was hung or cut off from
+   * `by` lately. Undefined when it was up and linked all along: a steal then is a false takeover.
+   */
+  #stealExcuse(holder: NodeId, by: NodeId): string | undefined {
+    const since = this.scheduler.now - this.livenessWindowMs;
+    const process = this.processes.get(holder);
+    if (!process || process.state !== 'up') return `${holder} is ${process?.state ?? 'gone'}`;
+    if (process.resumedAt > since) return `${holder} was hung lately`;
+    if ((this.processes.get(by)?.resumedAt ?? 0) > since) return `${by} was hung lately`;
+    if ((this.#healedAt.get(pairKey(holder, by)) ?? Number.NEGATIVE_INFINITY) > since) return 'their link was cut lately';
+    return undefined;
   }
 
   // ------------------------------------------------------------------------------------------
@@ -380,20 +497,22 @@ export class World {
       if (make && !this.stores.has(owner)) this.stores.set(owner, { journal: new MemoryStore(), mirror: new MemoryStore() });
       return this.stores.get(owner)?.[kind] ?? new MemoryStore();
     };
-    const latency = this.latencies.store;
+    const latency = () => this.latencies.store * (this.processes.get(owner)?.storeSlowdown ?? 1);
+    // Reads cost the bytes they return; the store is one queue, whatever node uses it.
+    const listed = (volume: number | undefined, from: number) => store().sorted(volume).filter((r) => r.lsn >= from);
     return {
-      put: (records) => this.io(node, latency, () => {
+      put: (records) => this.io(node, latency(), () => {
         if (this.processes.get(node)?.storeQuota) {
           throw new MediumError(`${kind} of ${owner}: quota exceeded`, { permanent: false, quota: true });
         }
         for (const record of records) store(true).records.set(MemoryStore.key(record.volume, record.lsn), record);
-      }),
-      list: (volume, from = 0) => this.io(node, latency, () => store().sorted(volume).filter((r) => r.lsn >= from)),
-      deleteRange: (volume, from, to) => this.io(node, latency, () => {
+      }, store().lane, frameBytes(records)),
+      list: (volume, from = 0) => this.io(node, latency(), () => listed(volume, from), store().lane, frameBytes(listed(volume, from))),
+      deleteRange: (volume, from, to) => this.io(node, latency(), () => {
         for (const [key, record] of store().records) {
           if (record.volume === volume && record.lsn >= from && record.lsn <= to) store().records.delete(key);
         }
-      }),
+      }, store().lane),
     };
   }
 
@@ -411,7 +530,7 @@ export class World {
   volume(volume: number): SharedVolume {
     let shared = this.volumes.get(volume);
     if (!shared) {
-      shared = { fs: new MemoryFs(), state: { epoch: 0, applied: 0, epochs: [] }, waiting: [] };
+      shared = { fs: new MemoryFs(), state: { epoch: 0, applied: 0, epochs: [] }, opIds: new Map(), waiting: [] };
       this.volumes.set(volume, shared);
     }
     return shared;
@@ -452,33 +571,37 @@ export class World {
     return bytes;
   }
 
+  #mediumLatency(node: NodeId): number {
+    return this.latencies.medium * (this.processes.get(node)?.mediumSlowdown ?? 1);
+  }
+
   #mediumFor(node: NodeId): Medium {
-    const latency = this.latencies.medium;
+    const latency = () => this.#mediumLatency(node);
     const settle = <T>(shared: SharedVolume, result: { ok: true; value: T } | { ok: false; error: unknown }, resolve: (v: T) => void, reject: (e: unknown) => void) => {
       this.#unbusy(shared);
       this.deliver(node, () => (result.ok ? resolve(result.value) : reject(result.error)));
     };
     return {
-      state: (volume) => this.io(node, latency, () => structuredClone(this.volume(volume).state)),
+      state: (volume) => this.io(node, latency(), () => structuredClone(this.volume(volume).state)),
       claim: (volume, epoch, base) => new Promise((resolve, reject) => {
         const shared = this.volume(volume);
-        this.scheduler.at(this.#jitter(latency), () => this.#whenFree(shared, node, () => {
+        this.scheduler.at(this.#jitter(latency()), () => this.#whenFree(shared, node, () => {
           const current = shared.state.epoch;
           if (epoch <= current) return settle(shared, { ok: false, error: new FencedError(volume, epoch, current) }, resolve, reject);
           shared.state = { ...shared.state, epoch, epochs: [...shared.state.epochs, { epoch, base }] };
           this.observer?.claimed(volume, epoch, base);
-          settle(shared, { ok: true, value: structuredClone(shared.state) }, resolve, reject);
+          settle(shared, { ok: true, value: { ...structuredClone(shared.state), recent: recentOps(shared.opIds, shared.state.applied) } }, resolve, reject);
         }));
       }),
       apply: (volume, epoch, ops) => new Promise<void>((resolve, reject) => {
         const shared = this.volume(volume);
-        this.scheduler.at(this.#jitter(latency), () => this.#whenFree(shared, node, () => {
+        this.scheduler.at(this.#jitter(latency()), () => this.#whenFree(shared, node, () => {
           if (epoch !== shared.state.epoch) {
             this.observer?.fencedWrite(volume, epoch, shared.state.epoch, node);
             return settle(shared, { ok: false, error: new FencedError(volume, epoch, shared.state.epoch) }, resolve, reject);
           }
           const fresh = ops.filter((item) => item.lsn > shared.state.applied);
-          if (fresh.length > 0) this.observer?.applyStarted(volume, epoch, fresh[0]!.lsn, shared.state);
+          if (fresh.length > 0) this.observer?.applyStarted(volume, epoch, fresh[0]!.lsn, shared.state, node);
           this.#applyStep(node, shared, volume, fresh, 0, (result) => settle(shared, result, resolve, reject));
         }));
       }),
@@ -503,14 +626,15 @@ export class World {
       return done({ ok: false, error: fault });
     }
     const item = ops[at]!;
-    this.observer?.applied(volume, item.lsn, item.op);
+    this.observer?.applied(volume, item.lsn, item.op, item.opId);
+    shared.opIds.set(item.lsn, item.opId);
     try {
       shared.fs.apply(item.op);
     } catch (error) {
       // Only an op no client sent (a damaged record) can make the file tree throw.
       this.observer?.impossible(`volume ${volume} LSN ${item.lsn}: the medium could not apply it: ${String(error)}`);
     }
-    this.scheduler.at(this.#jitter(this.latencies.medium), () => this.#applyStep(node, shared, volume, ops, at + 1, done));
+    this.scheduler.at(this.#jitter(this.#mediumLatency(node)), () => this.#applyStep(node, shared, volume, ops, at + 1, done));
   }
 
   // ------------------------------------------------------------------------------------------
@@ -520,7 +644,7 @@ export class World {
     const process = this.processes.get(node)!;
     const link: Link = {
       self: node,
-      send: (to, message) => this.#send(node, to, message),
+      send: (to, message, urgent = false) => this.#send(node, to, message, urgent),
       peers: () => [...this.processes.keys()].filter((p) => p !== node && this.#connected(node, p)).sort(),
       onMessage: (handler) => void process.messageHandlers.push(handler),
       onPeer: (handler) => void process.peerHandlers.push(handler),
@@ -541,6 +665,31 @@ export class World {
       random: { next: () => random.next() },
     };
   }
+}
+
+interface Channel {
+  /** Bumped when the channel closes: messages of an older generation are lost. */
+  generation: number;
+  lastDelivery: number;
+  lastUrgent: number;
+  /** The sender's queue of data messages. */
+  readonly lane: Lane;
+}
+
+function frameBytes(records: readonly StoredRecord[]): number {
+  let bytes = 0;
+  for (const record of records) bytes += record.frame.length;
+  return bytes;
+}
+
+/** About what a message weighs on the wire: its frames or its data, plus a small envelope. */
+function messageBytes(message: unknown): number {
+  let bytes = 64;
+  if (typeof message !== 'object' || message === null) return bytes;
+  const { frames, op } = message as { frames?: unknown; op?: { data?: unknown } };
+  if (Array.isArray(frames)) for (const frame of frames) if (frame instanceof Uint8Array) bytes += frame.length;
+  if (op?.data instanceof Uint8Array) bytes += op.data.length;
+  return bytes;
 }
 
 function pairKey(a: NodeId, b: NodeId): string {

@@ -6,7 +6,7 @@ import { expect } from 'chai';
 import fc from 'fast-check';
 import { OpfsMedium, type Access } from '../../src/browser/opfs-medium.js';
 import { mediumContract, type MediumUnderTest } from '../../src/core/medium-contract.js';
-import type { LsnOp } from '../../src/core/ports.js';
+import { RECENT_OPS, type LsnOp } from '../../src/core/ports.js';
 import { FencedError, MediumError } from '../../src/errors.js';
 import { crc32c } from '../../src/record/crc32c.js';
 import type { Op } from '../../src/record/types.js';
@@ -195,6 +195,50 @@ async function damage(directory: FileSystemDirectoryHandle, name: string): Promi
   await writable.close();
 }
 
+/** Ops at LSNs `first`, `first` + 1, ... with op ids `idOf(lsn)`: each a 1-byte write to /f, cheap to apply in bulk. */
+function withIds(first: number, count: number, idOf: (lsn: number) => number): LsnOp[] {
+  return Array.from({ length: count }, (_, i) => ({ lsn: first + i, opId: idOf(first + i), op: write('/f', 0, 'x') }));
+}
+
+/** [opId, lsn] of the LSNs `first`–`last`, as a claim reports them. */
+function idPairs(first: number, last: number, idOf: (lsn: number) => number): Array<[number, number]> {
+  return Array.from({ length: last - first + 1 }, (_, i): [number, number] => [idOf(first + i), first + i]);
+}
+
+/** Compares two long [opId, lsn] lists, saying where they part (chai's deep equal prints 65,536 pairs). */
+function expectPairs(actual: ReadonlyArray<readonly [number, number]>, expected: ReadonlyArray<readonly [number, number]>, when: string): void {
+  const at = expected.findIndex((pair, i) => actual[i]?.[0] !== pair[0] || actual[i]?.[1] !== pair[1]);
+  const where = at < 0 ? 'the end' : `index ${at}: ${JSON.stringify(actual[at])}, not ${JSON.stringify(expected[at])}`;
+  expect(actual.length === expected.length && at < 0, `${when}: ${actual.length} pairs, ${expected.length} expected; they part at ${where}`).to.equal(true);
+}
+
+/** The segment file and the offset of VOLUME's op-id ring entry for `lsn` (the format is described in opfs-worker.ts). */
+async function ringSlot(directory: FileSystemDirectoryHandle, lsn: number): Promise<{ handle: FileSystemFileHandle; at: number }> {
+  const [slot, segmentSlots] = [lsn % (2 * RECENT_OPS), 16_384];
+  const ring = await directory.getDirectoryHandle(`v${VOLUME}.ops`);
+  return { handle: await ring.getFileHandle(String(Math.floor(slot / segmentSlots))), at: (slot % segmentSlots) * 16 };
+}
+
+/** The entry (opId, lsn) in the ring slot for `lsn`, read from the page. */
+async function ringEntry(directory: FileSystemDirectoryHandle, lsn: number): Promise<[number, number] | undefined> {
+  const { handle, at } = await ringSlot(directory, lsn);
+  const bytes = await (await handle.getFile()).slice(at, at + 16).arrayBuffer();
+  if (bytes.byteLength < 16) return undefined;
+  const view = new DataView(bytes);
+  return [view.getFloat64(0, true), view.getFloat64(8, true)];
+}
+
+/** Writes `entry` (opId, lsn) into the ring slot for `lsn`, from the page. */
+async function writeRingEntry(directory: FileSystemDirectoryHandle, lsn: number, [opId, stored]: [number, number]): Promise<void> {
+  const { handle, at } = await ringSlot(directory, lsn);
+  const bytes = new DataView(new ArrayBuffer(16));
+  bytes.setFloat64(0, opId, true);
+  bytes.setFloat64(8, stored, true);
+  const writable = await writableWhenFree(handle);
+  await writable.write({ type: 'write', position: at, data: bytes.buffer });
+  await writable.close();
+}
+
 // ---------------------------------------------------------------------------------------------
 
 describe('OpfsMedium', () => {
@@ -250,7 +294,8 @@ describe('OpfsMedium', () => {
         await applying;
         expect(sawWaiting, "B's claim was seen waiting for the lock").to.equal(true);
         expect(order).to.deep.equal(['apply', 'claim']);
-        expect(claimed).to.deep.equal({ epoch: 2, applied: big.length, epochs: [{ epoch: 1, base: 0 }, { epoch: 2, base: big.length }] });
+        const recent = big.map(({ opId, lsn }) => [opId, lsn]);
+        expect(claimed).to.deep.equal({ epoch: 2, applied: big.length, epochs: [{ epoch: 1, base: 0 }, { epoch: 2, base: big.length }], recent });
         const refused = await rejection(a.apply(VOLUME, 1, numbered(big.length + 1, [write('/big/0', 0, 'zombie')])));
         expect(refused).to.be.instanceOf(FencedError);
         expect(sameBytes(await b.read(VOLUME, '/big/0'), noise(MiB, 1))).to.equal(true);
@@ -368,6 +413,87 @@ describe('OpfsMedium', () => {
         await medium.failNext(1, 'quota');
         expect(await rejection(medium.apply(VOLUME, 0, []))).to.be.instanceOf(FencedError);
         expect(await rejection(medium.apply(VOLUME, 1, numbered(2, [write('/f', 0, 'y')])))).to.include({ code: 'ENOSPC' });
+      }));
+
+      it('never reports the op ids of a batch cut short before its state was written; the ops that replace them are reported', withClusters(access, async (set) => {
+        const cluster = set.fresh();
+        const [a, b] = [await set.open(cluster), await set.open(cluster)];
+        const [first, cut, next] = [(lsn: number) => 1e6 + lsn, (lsn: number) => 2e6 + lsn, (lsn: number) => 3e6 + lsn];
+        await a.claim(VOLUME, 1, 0);
+        await a.apply(VOLUME, 1, withIds(1, 3, first));
+        // A small batch cut short: its op ids were to go in the state that was never written.
+        await a.failNext(1, 'io', 'state');
+        expect(await rejection(a.apply(VOLUME, 1, withIds(4, 3, cut)))).to.include({ code: 'EIO' });
+        // A large one: too many op ids for the state, so they were written to the ring first.
+        await a.failNext(1, 'io', 'state');
+        expect(await rejection(a.apply(VOLUME, 1, withIds(4, 4000, cut)))).to.include({ code: 'EIO' });
+        expect(await a.state(VOLUME)).to.include({ applied: 3 });
+        const directory = await clusterDirectory(cluster);
+        expect(await ringEntry(directory, 4003)).to.deep.equal([cut(4003), 4003]);
+        expect((await b.claim(VOLUME, 2, 3)).recent).to.deep.equal(idPairs(1, 3, first));
+        // The next owner applies other ops at LSNs 4 and 5. Their op ids are in the state, newer
+        // than the cut batch's still in the ring, and LSN 6 on stays above applied.
+        await b.apply(VOLUME, 2, withIds(4, 2, next));
+        expect(await ringEntry(directory, 4)).to.deep.equal([cut(4), 4]);
+        expect((await a.claim(VOLUME, 3, 5)).recent).to.deep.equal([...idPairs(1, 3, first), ...idPairs(4, 5, next)]);
+        // Once they are many, the state's op ids move into the ring, over the cut batch's.
+        await a.apply(VOLUME, 3, withIds(6, 1000, next));
+        expect(await ringEntry(directory, 4)).to.deep.equal([next(4), 4]);
+        expect((await b.claim(VOLUME, 4, 1005)).recent).to.deep.equal([...idPairs(1, 3, first), ...idPairs(4, 1005, next)]);
+      }));
+
+      it('keeps the op ids for another worker and a fresh instance over the same OPFS, through barrier batches', withClusters(access, async (set) => {
+        const cluster = set.fresh();
+        const [a, b] = [await set.open(cluster), await set.open(cluster)];
+        const idOf = (lsn: number) => 2 ** 53 - 1 - 7 * lsn;
+        // Enough ops for their ids to go to the ring, then barrier batches whose ids stay in the state.
+        const many = withIds(1, 2000, idOf);
+        const ops: Op[] = [write('/d/f', 0, 'one'), { type: 'mkdir', path: '/e' }, { type: 'rename', path: '/d', target: '/g' }, write('/g/f', 3, 'two'), { type: 'unlink', path: '/g/f' }];
+        const numberedOps = ops.map((op, i) => ({ lsn: 2001 + i, opId: idOf(2001 + i), op }));
+        await a.claim(VOLUME, 1, 0);
+        for (const batch of [many, numberedOps.slice(0, 2), ...numberedOps.slice(2).map((op) => [op])]) await a.apply(VOLUME, 1, batch);
+        // A is alive and may still hold the volume's files: B's claim waits for them.
+        expect((await b.claim(VOLUME, 2, 2005)).recent).to.deep.equal(idPairs(1, 2005, idOf));
+        await b.apply(VOLUME, 2, withIds(2006, 3, idOf));
+        // B dies as a crashed tab would; a fresh instance reads what it left.
+        b.close();
+        const c = await set.open(cluster);
+        expect((await c.claim(VOLUME, 3, 2008)).recent).to.deep.equal(idPairs(1, 2008, idOf));
+        expect(await c.stat(VOLUME, '/g')).to.include({ kind: 'directory' });
+      }));
+
+      it('remembers the last RECENT_OPS op ids as the ring wraps, and a batch cut short past the end costs none of them', withClusters(access, async (set) => {
+        const cluster = set.fresh();
+        const medium = await set.open(cluster);
+        await medium.claim(VOLUME, 1, 0);
+        // Past the ring's end (2 x RECENT_OPS slots) and into its first segment again, in batches
+        // that start in one segment and end in the next.
+        const applied = 2 * RECENT_OPS + 5000;
+        const idOf = (lsn: number) => 2 ** 53 - 1 - 3 * lsn;
+        const started = performance.now();
+        for (let lsn = 1; lsn <= applied; lsn += 4000) await medium.apply(VOLUME, 1, withIds(lsn, Math.min(4000, applied - lsn + 1), idOf));
+        const applyMs = performance.now() - started;
+        const claimStarted = performance.now();
+        const { recent } = await medium.claim(VOLUME, 2, applied);
+        const claimMs = performance.now() - claimStarted;
+        const window = idPairs(applied - RECENT_OPS + 1, applied, idOf);
+        expectPairs(recent, window, 'after the ring wrapped');
+        // A batch cut short rewrites slots whose LSNs are 2 x RECENT_OPS below its own, out of the window.
+        await medium.failNext(1, 'io', 'state');
+        expect(await rejection(medium.apply(VOLUME, 2, withIds(applied + 1, 4000, (lsn) => lsn)))).to.include({ code: 'EIO' });
+        expectPairs((await medium.claim(VOLUME, 3, applied)).recent, window, 'after a batch cut short');
+        await medium.apply(VOLUME, 3, withIds(applied + 1, 10, (lsn) => -lsn));
+        const shifted = [...window.slice(10), ...idPairs(applied + 1, applied + 10, (lsn) => -lsn)];
+        expectPairs((await medium.claim(VOLUME, 4, applied + 10)).recent, shifted, 'after the next owner applied 10 more');
+        // A slot reports only the LSN it stands for now: an entry of the ring's previous lap, or
+        // of its next (a batch of over RECENT_OPS ops cut short), is no op id of the window.
+        const [older, newer] = [applied - 100, applied - 200];
+        const directory = await clusterDirectory(cluster);
+        await writeRingEntry(directory, older, [777, older - 2 * RECENT_OPS]);
+        await writeRingEntry(directory, newer, [778, newer + 2 * RECENT_OPS]);
+        const others = shifted.filter(([, lsn]) => lsn !== older && lsn !== newer);
+        expectPairs((await medium.claim(VOLUME, 5, applied + 10)).recent, others, 'with entries of other laps');
+        console.log(`[${access}] ${applied} one-byte ops in batches of 4,000: ${applyMs.toFixed(0)} ms; a claim reading ${RECENT_OPS} op ids: ${claimMs.toFixed(1)} ms`);
       }));
 
       it('reads, stats and lists, with times kept in the state and carried by renames', withClusters(access, async (set) => {

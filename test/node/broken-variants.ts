@@ -1,67 +1,184 @@
-// Deliberately broken cores, each breaking one rule of DESIGN.md. The simulator must catch every
-// one of them; if it cannot, it has no teeth for that rule.
-import { Node } from '../../src/core/node.js';
-import { OwnedVolume, type OwnerHost } from '../../src/core/owned-volume.js';
-import type { HeldLock } from '../../src/core/ports.js';
-import { claim, replay, type Adopted } from '../../src/core/takeover.js';
-import { decodeRecord } from '../../src/record/codec.js';
-import { crc32c } from '../../src/record/crc32c.js';
-import type { JournalRecord } from '../../src/record/types.js';
+// Deliberately broken cores, each breaking one rule of DESIGN.md or of the claims in one or two
+// lines. The simulator's sweep must catch every one of them within its first seeds; if it cannot,
+// it has no teeth for that rule.
+//
+// A variant is a mutation of the core's source, not a subclass: the core has no seams that exist
+// only for tests, and a variant can break any line, private or not. The core's files are copied
+// to a temporary folder with the mutation applied (each `find` must occur exactly once, so that a
+// variant cannot silently go stale when the core changes), their imports of anything outside
+// src/core are pointed back at this project's own files (so errors stay the same classes the
+// simulator throws and checks), and the mutated Node is what the simulated cluster runs.
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { Node } from '../../src/core/node.js';
 import type { MakeNode } from '../../src/sim/cluster.js';
 
-/** Acks an op once it is in the journal, without waiting for the partner's mirror. */
-class AckBeforeMirror extends OwnedVolume {
-  protected override isMirrored(): boolean {
-    return true;
-  }
-}
-
-/** A fenced owner that keeps flushing: it ignores a stolen lock and fencing errors. */
-class ZombieFlusher extends OwnedVolume {
-  override fence(): void {}
-  protected override mayFlush(): boolean {
-    return true;
-  }
-}
-
-function withVolume(Volume: typeof OwnedVolume): MakeNode {
-  return (ports, options) =>
-    new (class extends Node {
-      protected override ownedVolume(host: OwnerHost, volume: number, adopted: Adopted, lock: HeldLock): OwnedVolume {
-        return new Volume(host, volume, adopted.epoch, adopted.base, lock, adopted.replayed);
-      }
-    })(ports, options);
-}
-
-/** Serves new ops as soon as it has claimed the volume, while the replay still runs. */
-class ServeBeforeReplay extends Node {
-  protected override async takeOwnership(volume: number, lock: HeldLock): Promise<OwnedVolume> {
-    const claimed = await claim(this.ports, volume, lock, (frame) => this.verify(frame));
-    const owned = this.serve(volume, { epoch: claimed.epoch, base: claimed.base, replayed: [] }, lock);
-    void replay(this.ports, this.options, volume, lock, claimed).catch(() => {});
-    return owned;
-  }
-}
-
-/** Decodes records without checking their CRC32C (it rewrites the checksum to match). */
-class SkipChecksum extends Node {
-  protected override verify(frame: Uint8Array): JournalRecord {
-    const copy = frame.slice();
-    if (copy.length >= 76) new DataView(copy.buffer).setUint32(copy.length - 4, crc32c(copy.subarray(0, copy.length - 4)), true);
-    return decodeRecord(copy);
-  }
+/** Replace `find` (which must occur exactly once in src/core/`file`) with `replace`. */
+export interface Mutation {
+  readonly file: string;
+  readonly find: string;
+  readonly replace: string;
 }
 
 export interface BrokenVariant {
-  readonly makeNode: MakeNode;
-  /** The violation the simulator must report: the invariant this variant breaks. */
+  readonly mutations: readonly Mutation[];
+  /** The violation the simulator must report: the rule this variant breaks. */
   readonly breaks: RegExp;
+}
+
+const CORE = new URL('../../src/core/', import.meta.url);
+
+/** The core with `mutations` applied, as a MakeNode; `dispose` deletes its files. */
+export async function mutatedCore(mutations: readonly Mutation[]): Promise<{ makeNode: MakeNode; dispose(): Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), 'tandemfs-variant-'));
+  const unused = new Set(mutations);
+  for (const file of await readdir(CORE)) {
+    if (!file.endsWith('.ts') || file.endsWith('.d.ts')) continue;
+    let text = await readFile(new URL(file, CORE), 'utf8');
+    for (const mutation of mutations.filter((m) => m.file === file)) {
+      const found = text.split(mutation.find).length - 1;
+      if (found !== 1) throw new Error(`variant: ${file} holds ${found} copies of ${JSON.stringify(mutation.find)}, not one`);
+      text = text.replace(mutation.find, () => mutation.replace);
+      unused.delete(mutation);
+    }
+    text = text.replace(/from '\.\.\/([^']+)'/g, (_, path: string) => `from '${new URL(`../${path}`, CORE).href}'`);
+    await writeFile(join(dir, file), text);
+  }
+  await writeFile(join(dir, 'package.json'), '{ "type": "module" }\n'); // ES modules, like this project's
+  if (unused.size > 0) throw new Error(`variant: no file ${[...unused].map((m) => m.file).join(', ')} in src/core`);
+  const { Node: Mutated } = (await import(pathToFileURL(join(dir, 'node.ts')).href)) as { Node: typeof Node };
+  return {
+    makeNode: (ports, options) => new Mutated(ports, options),
+    dispose: () => rm(dir, { recursive: true, force: true }),
+  };
 }
 
 export const BROKEN_VARIANTS: Record<string, BrokenVariant> = {
   // Its early acks die with the owner's storage: the next owner hands their LSNs to other ops.
-  'acks before the mirror holds the record': { makeNode: withVolume(AckBeforeMirror), breaks: /^invariant [12]:/ },
-  'accepts new ops before replay completes': { makeNode: (ports, options) => new ServeBeforeReplay(ports, options), breaks: /^invariant 2:/ },
-  'a fenced owner keeps flushing': { makeNode: withVolume(ZombieFlusher), breaks: /^invariant 3:/ },
-  'skips the checksum check': { makeNode: (ports, options) => new SkipChecksum(ports, options), breaks: /^(invariant 4:|volume \d+ LSN \d+: the medium could not apply)/ },
+  'acks before the mirror holds the record': {
+    mutations: [{
+      file: 'owned-volume.ts',
+      find: 'return partner !== undefined && partner.mirroredThrough >= partner.syncTarget && partner.mirroredThrough >= lsn;',
+      replace: 'return true;',
+    }],
+    breaks: /^(ack|invariant [12]):/,
+  },
+  'accepts new ops before replay completes': {
+    mutations: [
+      {
+        file: 'node.ts',
+        find: `    const adopted = await adopt(this.#ports, this.options, volume, lock, decodeRecord);
+    return this.#serve(volume, adopted, lock);`,
+        replace: `    const claimed = await claim(this.#ports, volume, lock, decodeRecord);
+    const owned = this.#serve(volume, { epoch: claimed.epoch, base: claimed.base, known: claimed.recent, replayed: 0 }, lock);
+    void replay(this.#ports, this.options, volume, lock, claimed).catch(() => {});
+    return owned;`,
+      },
+      { file: 'node.ts', find: 'import { adopt, isHistory, type Adopted }', replace: 'import { claim, replay, isHistory, type Adopted }' },
+    ],
+    breaks: /^invariant 2:/,
+  },
+  'a fenced owner keeps flushing': {
+    mutations: [
+      { file: 'owned-volume.ts', find: 'fence(): void {\n    if (ENDED.has(this.#state)) return;', replace: 'fence(): void {\n    return;' },
+      { file: 'owned-volume.ts', find: "return !ENDED.has(this.#state) && this.#state !== 'repairing' && !this.#lock.lost;", replace: 'return true;' },
+    ],
+    breaks: /^invariant 3:/,
+  },
+  // It rewrites each frame's CRC32C to match before decoding, so damage goes unseen.
+  'skips the checksum check': {
+    mutations: [
+      {
+        file: 'node.ts',
+        find: 'verify: decodeRecord,',
+        replace: `verify: (frame: Uint8Array) => {
+        const copy = frame.slice();
+        if (copy.length >= 76) new DataView(copy.buffer).setUint32(copy.length - 4, crc32c(copy.subarray(0, copy.length - 4)), true);
+        return decodeRecord(copy);
+      },`,
+      },
+      {
+        file: 'node.ts',
+        find: 'const adopted = await adopt(this.#ports, this.options, volume, lock, decodeRecord);',
+        replace: `const adopted = await adopt(this.#ports, this.options, volume, lock, (frame: Uint8Array) => {
+      const copy = frame.slice();
+      if (copy.length >= 76) new DataView(copy.buffer).setUint32(copy.length - 4, crc32c(copy.subarray(0, copy.length - 4)), true);
+      return decodeRecord(copy);
+    });`,
+      },
+      { file: 'node.ts', find: "import { decodeRecord } from '../record/codec.js';", replace: "import { decodeRecord } from '../record/codec.js';\nimport { crc32c } from '../record/crc32c.js';" },
+    ],
+    breaks: /^(invariant 4:|volume \d+ LSN \d+: the medium could not apply)/,
+  },
+  // The owner acks on the partner's word while the partner's copy is not yet durable.
+  'a partner answers mirrored before its store write has finished': {
+    mutations: [{
+      file: 'mirror-keeper.ts',
+      find: `      try {
+        await this.#host.ports.mirror.put(records);`,
+      replace: `      this.#host.send(from, { t: 'mirrored', volume, session, upTo: Math.max(...message.lsns) });
+      try {
+        await this.#host.ports.mirror.put(records);`,
+    }],
+    breaks: /^(ack|invariant 1):/,
+  },
+  'a takeover uses the first copy of a record, even a damaged one beside an intact copy': {
+    mutations: [{ file: 'takeover.ts', find: 'for (const copy of copies) {', replace: 'for (const copy of copies.slice(0, 1)) {' }],
+    breaks: /^(invariant 1|liveness):/,
+  },
+  're-pairing sends the new partner only part of the unflushed backlog': {
+    mutations: [{ file: 'owned-volume.ts', find: 'for (let at = 0; at < this.#records.length;', replace: 'for (let at = 1; at < this.#records.length;' }],
+    breaks: /^(ack|invariant 1):/,
+  },
+  'the journal cap admits ops past the cap': {
+    mutations: [{ file: 'owned-volume.ts', find: 'this.#unflushedBytes >= journalCapBytes) await', replace: 'this.#unflushedBytes >= 2 * journalCapBytes) await' }],
+    breaks: /^journal cap:/,
+  },
+  'requireMirror is ignored: acks come from the journal alone': {
+    mutations: [{ file: 'owned-volume.ts', find: 'const journalOnly = !this.#host.options.requireMirror && this.degraded;', replace: 'const journalOnly = this.degraded;' }],
+    breaks: /^ack:/,
+  },
+  'replayed op ids are not remembered, so a retried op is applied again': {
+    mutations: [{ file: 'takeover.ts', find: 'const known = [...claimed.recent, ...ops.map((op) => [op.opId, op.lsn] as const)];', replace: 'const known = [...claimed.recent];' }],
+    breaks: /^exactly-once:/,
+  },
+  // The bug the sweep once missed: a volume that moved on after its takeover forgot the op ids.
+  'op ids an earlier owner applied are not remembered, so a retry after a move is applied again': {
+    mutations: [{ file: 'takeover.ts', find: 'const known = [...claimed.recent, ...ops.map((op) => [op.opId, op.lsn] as const)];', replace: 'const known = ops.map((op) => [op.opId, op.lsn] as const);' }],
+    breaks: /^exactly-once:/,
+  },
+  'a mirrored answer from a stale pairing session is accepted': {
+    mutations: [{ file: 'owned-volume.ts', find: 'if (!partner || partner.node !== from || partner.session !== session) return;', replace: 'if (!partner || partner.node !== from) return;' }],
+    breaks: /^(ack|invariant 1):/,
+  },
+  'a takeover does not fence: it writes at the old owner\'s epoch': {
+    mutations: [
+      { file: 'takeover.ts', find: 'const epoch = maxEpoch + 1;', replace: 'const epoch = Math.max(state.epoch, 1);' },
+      {
+        file: 'takeover.ts',
+        find: 'const { recent } = await ports.medium.claim(volume, epoch, base);',
+        replace: 'const recent: OpIds = state.epoch === 0 ? (await ports.medium.claim(volume, epoch, base)).recent : [];',
+      },
+    ],
+    breaks: /^invariant 3:/,
+  },
+  // Liveness waits in the data queue: a stalled channel makes a live owner look hung.
+  'heartbeats queue behind data': {
+    mutations: [{ file: 'node.ts', find: 'this.#send(peer, message, true);', replace: 'this.#send(peer, message);' }],
+    breaks: /^liveness: .*false takeover/,
+  },
+  'a volume that ended still takes a flush that completes late': {
+    mutations: [{ file: 'owned-volume.ts', find: '    if (ENDED.has(this.#state)) return false;\n', replace: '' }],
+    breaks: /^(core|invariant \d):/,
+  },
+  'clients are told a journal write failed while the partner may still replay it': {
+    mutations: [{
+      file: 'owned-volume.ts',
+      find: 'if (this.#host.options.mirrorConcurrently && failed.length > 0 && !(await this.#raiseEpoch(lastKept))) {',
+      replace: 'if (false) {',
+    }],
+    breaks: /^exactly-once:/,
+  },
 };

@@ -3,52 +3,10 @@
 // writes, no damaged record applied, stores drained).
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { NodeEvent } from '../../src/core/node.js';
-import type { NodeOptions } from '../../src/core/options.js';
 import type { NodeId } from '../../src/core/ports.js';
 import { NodeError } from '../../src/errors.js';
-import type { Op } from '../../src/record/types.js';
 import { SimCluster, type Submitted } from '../../src/sim/cluster.js';
-
-const utf8 = new TextEncoder();
-const write = (path: string, text: string, offset = 0): Op => ({ type: 'write', path, offset, data: utf8.encode(text), mtimeMs: 0 });
-
-/** A cluster of `count` nodes serving volume 1, settled: an owner with its partner in sync. */
-async function cluster(count: number, node: Partial<NodeOptions> = {}, seed = 11): Promise<SimCluster> {
-  const sim = new SimCluster({ seed, volumes: [1], node });
-  for (let i = 0; i < count; i++) sim.start();
-  const ready = await sim.runUntil(() => {
-    const owner = sim.ownerOf(1);
-    const status = owner ? sim.node(owner).status().owns[0] : undefined;
-    return count === 1 ? status !== undefined : status?.degraded === false;
-  }, 5000);
-  assert.ok(ready, 'the cluster did not form');
-  return sim;
-}
-
-function roles(sim: SimCluster): { owner: NodeId; partner: NodeId } {
-  const owner = sim.ownerOf(1)!;
-  return { owner, partner: sim.node(owner).status().owns[0]!.partner! };
-}
-
-function events(sim: SimCluster, id: NodeId): NodeEvent[] {
-  const seen: NodeEvent[] = [];
-  sim.node(id).onEvent((event) => seen.push(event));
-  return seen;
-}
-
-const holds = (sim: SimCluster, node: NodeId, kind: 'journal' | 'mirror', lsn: number) =>
-  sim.world.stores.get(node)![kind].records.has(`1:${lsn}`);
-
-const fileText = (sim: SimCluster, path: string) => new TextDecoder().decode(sim.world.volume(1).fs.read(path, 0, 1 << 20));
-
-async function acked(sim: SimCluster, ops: Submitted[], ms = 10_000): Promise<void> {
-  assert.ok(await sim.runUntil(() => ops.every((op) => op.lsn !== undefined), ms), 'ops were not acked');
-}
-
-async function noViolations(sim: SimCluster): Promise<void> {
-  assert.deepEqual(await sim.finish(), [], sim.trace.join('\n'));
-}
+import { acked, cluster, events, fileText, holds, noViolations, roles, write } from './sim-helpers.js';
 
 describe('write path (claims 1, 4, 5, 6, 21, 24, 27, 29, 30)', () => {
   test('an op from any node is acked only once the owner\'s journal and the partner\'s mirror hold it', async () => {
@@ -77,7 +35,9 @@ describe('write path (claims 1, 4, 5, 6, 21, 24, 27, 29, 30)', () => {
       const sim = await cluster(2, { mirrorConcurrently });
       const { owner } = roles(sim);
       let journaledWhenSent: boolean | undefined;
-      sim.world.onSend = (from, _to, message) => {
+      const watching = sim.world.onSend;
+      sim.world.onSend = (from, to, message) => {
+        watching?.(from, to, message);
         if (from === owner && (message as { t: string }).t === 'mirror') journaledWhenSent ??= holds(sim, owner, 'journal', 1);
       };
       await acked(sim, [sim.submit(owner, 1, write('/a', 'x'))]);

@@ -6,12 +6,12 @@ import { linkContract, type LinksUnderTest } from '../../src/core/link-contract.
 import type { Link } from '../../src/core/ports.js';
 import { Rng } from '../../src/sim/rng.js';
 import { Scheduler } from '../../src/sim/scheduler.js';
-import { World } from '../../src/sim/world.js';
+import { DEFAULT_LATENCIES, World } from '../../src/sim/world.js';
 
 async function simulatedLinks(opened: (link: Link) => void): Promise<LinksUnderTest> {
   const rng = new Rng(1);
   const scheduler = new Scheduler(rng.fork());
-  const world = new World(scheduler, rng.fork(), { store: 0.5, medium: 0.5, link: 0.5 });
+  const world = new World(scheduler, rng.fork(), { ...DEFAULT_LATENCIES, store: 0.5, medium: 0.5, link: 0.5 });
   const link = (id: string) => {
     world.spawn(id);
     const spawned = world.ports(id, rng.fork()).link;

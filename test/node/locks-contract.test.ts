@@ -4,12 +4,12 @@ import { locksContract, type LocksUnderTest } from '../../src/core/locks-contrac
 import type { Locks } from '../../src/core/ports.js';
 import { Rng } from '../../src/sim/rng.js';
 import { Scheduler } from '../../src/sim/scheduler.js';
-import { World } from '../../src/sim/world.js';
+import { DEFAULT_LATENCIES, World } from '../../src/sim/world.js';
 
 async function make(): Promise<LocksUnderTest> {
   const rng = new Rng(3);
   const scheduler = new Scheduler(rng.fork());
-  const world = new World(scheduler, rng.fork(), { store: 0.5, medium: 0.5, link: 0.5 });
+  const world = new World(scheduler, rng.fork(), { ...DEFAULT_LATENCIES, store: 0.5, medium: 0.5, link: 0.5 });
   world.spawn('a');
   world.spawn('b');
   const tick = () => scheduler.runUntil(scheduler.now + 100);

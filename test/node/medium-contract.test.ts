@@ -6,7 +6,7 @@ import type { Medium } from '../../src/core/ports.js';
 import { MemoryMedium } from '../../src/sim/memory-medium.js';
 import { Rng } from '../../src/sim/rng.js';
 import { Scheduler } from '../../src/sim/scheduler.js';
-import { World } from '../../src/sim/world.js';
+import { DEFAULT_LATENCIES, World } from '../../src/sim/world.js';
 
 async function memoryMedium(): Promise<MediumUnderTest> {
   const medium = new MemoryMedium();
@@ -21,7 +21,7 @@ async function memoryMedium(): Promise<MediumUnderTest> {
 async function worldMedium(): Promise<MediumUnderTest> {
   const rng = new Rng(1);
   const scheduler = new Scheduler(rng.fork());
-  const world = new World(scheduler, rng.fork(), { store: 0.5, medium: 0.5, link: 0.5 });
+  const world = new World(scheduler, rng.fork(), { ...DEFAULT_LATENCIES, store: 0.5, medium: 0.5, link: 0.5 });
   world.spawn('n1');
   const inner = world.ports('n1', rng.fork()).medium;
   const settle = async <T>(promise: Promise<T>): Promise<T> => {

@@ -5,7 +5,7 @@ import type { RecordStore, StoreDirectory } from '../../src/core/ports.js';
 import { recordStoreContract, type StoresUnderTest } from '../../src/core/record-store-contract.js';
 import { Rng } from '../../src/sim/rng.js';
 import { Scheduler } from '../../src/sim/scheduler.js';
-import { World } from '../../src/sim/world.js';
+import { DEFAULT_LATENCIES, World } from '../../src/sim/world.js';
 
 type Settle = <T>(promise: Promise<T>) => Promise<T>;
 
@@ -13,7 +13,7 @@ type Settle = <T>(promise: Promise<T>) => Promise<T>;
 async function worldStores(): Promise<StoresUnderTest> {
   const rng = new Rng(1);
   const scheduler = new Scheduler(rng.fork());
-  const world = new World(scheduler, rng.fork(), { store: 0.5, medium: 0.5, link: 0.5 });
+  const world = new World(scheduler, rng.fork(), { ...DEFAULT_LATENCIES, store: 0.5, medium: 0.5, link: 0.5 });
   world.spawn('n1');
   world.spawn('n2');
   const settle: Settle = async (promise) => {
