@@ -13,6 +13,9 @@
 // clusters that share a secret apart. A side admits its peer once the peer's proof verifies,
 // and by then its own proof is already on the wire (frames are handled one after the other),
 // so both directions are proven before either side sends a message.
+//
+// A WebRtcLink's urgent channel (receiveUrgent) carries no handshake of its own: its frames are
+// judged by this one, and held while it runs, since nothing orders them after it.
 import type { NodeId } from '../core/ports.js';
 import { decodeWire, encodeWire, frameKind, MAX_MESSAGE_BYTES, Reassembler, type WireFrame } from './wire.js';
 
@@ -38,6 +41,8 @@ const NONCE_BYTES = 32;
 const MAC_BYTES = 32;
 /** Control frames are small: a larger one is not a handshake, and we will not decode it. */
 const MAX_CONTROL_BYTES = 4096;
+/** Urgent frames held for a peer still in its handshake: a few heartbeats' worth, no more. */
+const MAX_EARLY_URGENT_BYTES = 64 * 1024;
 
 /** The cluster's secret as an HMAC key, to hand to every gate of the link. */
 export async function importSecret(secret: string | Uint8Array): Promise<CryptoKey> {
@@ -84,6 +89,8 @@ export class PeerGate {
   readonly #options: GateOptions;
   readonly #events: GateEvents;
   readonly #reassembler: Reassembler;
+  /** The urgent lane's own: its fragments interleave with the other lane's. */
+  readonly #urgentReassembler: Reassembler;
   #state: GateState = 'hello';
   /** Ours, fresh for this connection; made up front so that a proof can never sign a missing one. */
   readonly #nonce: Uint8Array | undefined;
@@ -91,12 +98,16 @@ export class PeerGate {
   /** Frames waiting for a handshake step to finish; undefined when none is running. */
   #backlog: Uint8Array[] | undefined;
   #backlogBytes = 0;
+  /** Urgent frames that came before the handshake was over (see receiveUrgent). */
+  #early: Uint8Array[] | undefined = [];
+  #earlyBytes = 0;
   #closed = false;
 
   constructor(options: GateOptions, events: GateEvents) {
     this.#options = options;
     this.#events = events;
     this.#reassembler = new Reassembler(() => events.dropped('undecodable'));
+    this.#urgentReassembler = new Reassembler(() => events.dropped('undecodable'));
     if (options.key) this.#nonce = crypto.getRandomValues(new Uint8Array(NONCE_BYTES));
   }
 
@@ -128,10 +139,27 @@ export class PeerGate {
     this.#message(frame);
   }
 
+  /**
+   * A frame from the peer's urgent lane (a second channel beside the one `receive` hears):
+   * messages only, never the handshake, joined apart from the other lane's. Nothing orders the
+   * two lanes, so the peer's first urgent message may overtake the hello or proof that admits
+   * it: until the handshake is over, urgent frames wait (up to MAX_EARLY_URGENT_BYTES), and are
+   * judged the moment it ends, dropped if the peer failed it.
+   */
+  receiveUrgent(frame: Uint8Array): void {
+    if (this.#closed) return;
+    if (this.#state === 'admitted') return this.#message(frame, this.#urgentReassembler);
+    if (this.#state === 'refused' || this.#early === undefined) return this.#events.dropped('unauthenticated');
+    if (this.#earlyBytes + frame.length > MAX_EARLY_URGENT_BYTES) return this.#events.dropped('unauthenticated');
+    this.#early.push(frame);
+    this.#earlyBytes += frame.length;
+  }
+
   /** The connection ended: handshake steps still running change nothing. */
   close(): void {
     this.#closed = true;
     this.#backlog = undefined;
+    this.#early = undefined;
   }
 
   #defer(frame: Uint8Array): void {
@@ -141,10 +169,10 @@ export class PeerGate {
     this.#backlogBytes += frame.length;
   }
 
-  #message(frame: Uint8Array): void {
+  #message(frame: Uint8Array, reassembler = this.#reassembler): void {
     let decoded: WireFrame;
     try {
-      const whole = this.#reassembler.accept(frame);
+      const whole = reassembler.accept(frame);
       if (whole === undefined) return;
       decoded = decodeWire(whole);
     } catch {
@@ -221,12 +249,18 @@ export class PeerGate {
     if (this.#closed || this.#state === 'refused') return; // refused while the proof was checked
     this.#state = 'admitted';
     this.#events.admitted();
+    const early = this.#early ?? [];
+    this.#early = undefined;
+    for (const frame of early) this.receiveUrgent(frame);
   }
 
   /** The peer failed the handshake: from now on everything it sends is dropped. */
   #refuse(reason: DropReason): void {
     this.#state = 'refused';
     this.#events.dropped(reason);
+    const held = this.#early?.length ?? 0;
+    this.#early = undefined;
+    for (let i = 0; i < held; i++) this.#events.dropped('unauthenticated');
   }
 }
 

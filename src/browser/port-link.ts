@@ -133,7 +133,11 @@ export class PortLink implements Link {
     this.#post({ type: 'join', node: this.self, lock });
   }
 
-  send(to: NodeId, message: unknown): boolean {
+  /**
+   * `urgent` changes nothing here: the link queues nothing, every frame goes to the port at once
+   * (there is nothing for an urgent message to go ahead of), so urgent messages keep their order.
+   */
+  send(to: NodeId, message: unknown, _urgent = false): boolean {
     if (this.#closed || !this.#gates.get(to)?.admitted) return false;
     this.#post({ type: 'frame', to, frame: encodeWire(message) });
     this.#listeners.sent();

@@ -20,7 +20,12 @@
 // nesting and message size are capped, so hostile input costs at most MAX_MESSAGE_BYTES.
 import { LinkError } from '../errors.js';
 
-export const WIRE_VERSION = 1;
+/**
+ * 2: a WebRtcLink has a second data channel, for urgent messages. A peer of version 1 would
+ * never hear them (it has no such channel): it is refused at its hello rather than connected
+ * to a node whose heartbeats it drops.
+ */
+export const WIRE_VERSION = 2;
 /** The largest frame a data channel takes: Chromium's `pc.sctp.maxMessageSize`. */
 export const MAX_FRAME_BYTES = 262_144;
 /**

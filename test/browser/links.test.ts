@@ -129,7 +129,8 @@ describe('wire', () => {
     const cases: Array<[number[], LinkErrorCode]> = [
       [[], 'TRUNCATED'],
       [[WIRE_VERSION], 'TRUNCATED'],
-      [[2, 1, 1], 'UNSUPPORTED_VERSION'],
+      [[WIRE_VERSION + 1, 1, 1], 'UNSUPPORTED_VERSION'],
+      [[1, 1, 1], 'UNSUPPORTED_VERSION'], // version 1 had no urgent channel
       [[WIRE_VERSION, 9, 1], 'UNKNOWN_KIND'],
       [[WIRE_VERSION, 3, 0, 0, 0, 0], 'BAD_FRAGMENT'],
       [[WIRE_VERSION, 1], 'TRUNCATED'],
@@ -263,6 +264,7 @@ class RawPeer {
   readonly received: unknown[] = [];
   readonly #pc = new RTCPeerConnection({ iceServers: [] });
   readonly #channel: RTCDataChannel;
+  readonly #urgent: RTCDataChannel;
   readonly #signal: BroadcastChannel;
   #gate: PeerGate | undefined;
   /** Frames that came before the test chose a handshake: the link's hello comes at once. */
@@ -286,6 +288,10 @@ class RawPeer {
       if (this.#gate) this.#gate.receive(frame);
       else this.#early.push(frame);
     };
+    // The link's urgent channel: the same id on this side (no urgent frame comes before a handshake).
+    this.#urgent = this.#pc.createDataChannel('raw-urgent', { negotiated: true, id: 1, ordered: true });
+    this.#urgent.binaryType = 'arraybuffer';
+    this.#urgent.onmessage = ({ data }) => this.#gate?.receiveUrgent(new Uint8Array(data as ArrayBuffer));
   }
 
   async #offer(cluster: string, target: string): Promise<void> {
@@ -315,9 +321,9 @@ class RawPeer {
     return this.#gate;
   }
 
-  /** Sends a message as the link would: encoded, cut into fragments. */
-  send(message: unknown): void {
-    for (const piece of fragment(encodeWire(message))) this.#channel.send(piece);
+  /** Sends a message as the link would: encoded, cut into fragments, on its urgent channel if `urgent`. */
+  send(message: unknown, urgent = false): void {
+    for (const piece of fragment(encodeWire(message))) (urgent ? this.#urgent : this.#channel).send(piece);
   }
 
   sendRaw(bytes: Uint8Array<ArrayBuffer>): void {
@@ -581,6 +587,189 @@ describe('hostile bytes on a real data channel', () => {
     const signal = keep(new BroadcastChannel(`tandemfs:${cluster}`));
     for (const junk of [null, 1, 'announce', { cluster }, { cluster, from: 'x', kind: 'offer' }, { cluster, from: 'x', kind: 'nope' }]) signal.postMessage(junk);
     expect(await until(() => link.stats().dropped.undecodable === 6, 2_000)).to.equal(true);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Urgent messages: liveness must not wait behind a burst of data
+
+/** The write bench's burst: 8 MiB of 64 KiB messages (each two frames on the wire). */
+const BURST_COUNT = 128;
+const BURST_BYTES = 64 * 1024;
+/** The heartbeats' period (options.ts, heartbeatMs). */
+const PING_EVERY_MS = 200;
+
+interface BurstWithPings {
+  /** What b received of the round, in arrival order: `burst <seq>` or `ping <n>`. */
+  readonly order: string[];
+  /** When each ping was sent and when it arrived (one page, one clock). */
+  readonly pings: Array<{ sentAt: number; arrivedAt?: number }>;
+  /** When the burst was queued, and when its last message arrived. */
+  readonly queuedAt: number;
+  readonly lastAt: number;
+}
+
+/**
+ * Queues a burst from `a` to `b`, then sends an urgent ping at once and every PING_EVERY_MS until
+ * the burst has arrived, and one more. Checks that all of it arrived: the burst whole, intact and
+ * in order, the pings in order.
+ */
+async function burstWithPings(a: Link, b: Link, round: number): Promise<BurstWithPings> {
+  const order: string[] = [];
+  const pings: Array<{ sentAt: number; arrivedAt?: number }> = [];
+  let lastAt = 0;
+  let damaged = '';
+  b.onMessage((from, message) => {
+    const m = message as { t?: string; round?: number; seq?: number; n?: number; data?: unknown };
+    if (from !== a.self || m.round !== round) return;
+    if (m.t === 'burst') {
+      order.push(`burst ${m.seq}`);
+      if (!(m.data instanceof Uint8Array) || m.data.length !== BURST_BYTES || m.data.some((byte) => byte !== (m.seq! & 0xff))) damaged ||= `burst ${m.seq} arrived damaged`;
+      if (m.seq === BURST_COUNT - 1) lastAt = performance.now();
+    } else if (m.t === 'ping') {
+      order.push(`ping ${m.n}`);
+      pings[m.n!]!.arrivedAt = performance.now();
+    }
+  });
+  const ping = () => {
+    pings.push({ sentAt: performance.now() });
+    expect(a.send(b.self, { t: 'ping', round, n: pings.length - 1 }, true), 'an urgent send returned false').to.equal(true);
+  };
+  const queuedAt = performance.now();
+  for (let seq = 0; seq < BURST_COUNT; seq++) {
+    const data = new Uint8Array(BURST_BYTES).fill(seq & 0xff);
+    expect(a.send(b.self, { t: 'burst', round, seq, data }), 'a send of the burst returned false').to.equal(true);
+  }
+  ping();
+  while (lastAt === 0 && performance.now() - queuedAt < 120_000) {
+    await sleep(PING_EVERY_MS);
+    if (lastAt === 0) ping();
+  }
+  ping();
+  expect(await until(() => lastAt > 0 && pings.every((p) => p.arrivedAt !== undefined), 30_000), 'the burst and every ping arrived').to.equal(true);
+  expect(damaged).to.equal('');
+  expect(order.filter((item) => item.startsWith('burst')), 'the burst, in order').to.deep.equal(range(BURST_COUNT).map((seq) => `burst ${seq}`));
+  expect(order.filter((item) => item.startsWith('ping')), 'the pings, in order').to.deep.equal(range(pings.length).map((n) => `ping ${n}`));
+  return { order, pings, queuedAt, lastAt };
+}
+
+/**
+ * The longest the receiver went without a ping while the burst was arriving: from the first
+ * ping's send (right behind the burst) through each ping's arrival to the burst's last message.
+ */
+function largestPingGap(run: BurstWithPings): number {
+  const marks = [run.pings[0]!.sentAt, ...run.pings.map((p) => p.arrivedAt!).filter((at) => at < run.lastAt), run.lastAt];
+  return Math.max(...marks.slice(1).map((at, i) => at - marks[i]!));
+}
+
+function range(count: number): number[] {
+  return Array.from({ length: count }, (_, i) => i);
+}
+
+describe('urgent messages', () => {
+  it('WebRtcLink: an urgent message sent behind an 8 MiB burst arrives before the burst\'s last message', async function () {
+    this.timeout(300_000);
+    const cluster = uniqueCluster('urgent');
+    const [a, b] = [await openWebRtc(cluster, 'a'), await openWebRtc(cluster, 'b')];
+    expect(await until(() => a.peers().includes('b') && b.peers().includes('a'), 10_000)).to.equal(true);
+    // Round 0 on a fresh connection, the others on a warm one, as in the write bench.
+    const runs: BurstWithPings[] = [];
+    for (let round = 0; round < 4; round++) runs.push(await burstWithPings(a, b, round));
+    const gaps = runs.map((run) => largestPingGap(run).toFixed(0));
+    console.log(`WebRtcLink, 8 MiB bursts: largest gap between urgent pings (sent every ${PING_EVERY_MS} ms) at the receiver, per round: ${gaps.join(', ')} ms`);
+    runs.forEach((run, round) => {
+      const before = run.pings.filter((p) => p.arrivedAt! < run.lastAt).length;
+      console.log(`WebRtcLink, 8 MiB burst round ${round}: ${(run.lastAt - run.queuedAt).toFixed(0)} ms; ping 0 arrived after ${run.order.indexOf('ping 0')} of the burst's messages; ${before} of ${run.pings.length} pings before the burst's last`);
+    });
+    runs.forEach((run, round) => {
+      const [first, last] = [run.order.indexOf('ping 0'), run.order.indexOf(`burst ${BURST_COUNT - 1}`)];
+      expect(first, `round ${round}: ping 0 arrived before the burst's last message`).to.be.below(last);
+    });
+  });
+
+  it('a PeerGate holds urgent frames that overtake the handshake, and judges them by it', async () => {
+    const key = await importSecret('s');
+    /** Two gates; `early` reach b's urgent side before anything else, `keyB` is b's secret. */
+    const pair = (early: Array<Uint8Array<ArrayBuffer>>, keyB: CryptoKey) => {
+      const got: unknown[] = [];
+      const dropped: string[] = [];
+      const admitted: string[] = [];
+      const gates: Record<string, PeerGate> = {};
+      const events = (self: string, peer: string) => ({
+        send: (frame: Uint8Array<ArrayBuffer>) => queueMicrotask(() => gates[peer]!.receive(frame)),
+        admitted: () => admitted.push(self),
+        message: (value: unknown) => got.push(value),
+        dropped: (reason: string) => dropped.push(`${self}: ${reason}`),
+      });
+      gates.a = new PeerGate({ cluster: 'c', self: 'a', peer: 'b', key }, events('a', 'b'));
+      gates.b = new PeerGate({ cluster: 'c', self: 'b', peer: 'a', key: keyB }, events('b', 'a'));
+      for (const frame of early) gates.b.receiveUrgent(frame);
+      gates.a.start();
+      gates.b.start();
+      return { got, dropped, admitted, b: gates.b };
+    };
+    const early = [encodeWire({ t: 'heartbeat', n: 1 }), ...fragment(encodeWire({ t: 'heartbeat', n: 2, data: new Uint8Array(3000) }), 1024)];
+    const passed = pair(early, key);
+    expect(await until(() => passed.admitted.length === 2 && passed.got.length === 2, 2_000)).to.equal(true);
+    expect(passed.got).to.deep.equal([{ t: 'heartbeat', n: 1 }, { t: 'heartbeat', n: 2, data: new Uint8Array(3000) }]);
+    expect(passed.dropped).to.deep.equal([]);
+    // After the handshake an urgent frame is a message at once; a control frame there is not one.
+    passed.b.receiveUrgent(encodeWire({ t: 'later' }));
+    passed.b.receiveUrgent(encodeWire({ t: 'hello' }, 'control'));
+    expect(passed.got.at(-1)).to.deep.equal({ t: 'later' });
+    expect(passed.dropped).to.deep.equal(['b: undecodable']);
+
+    // A peer that fails the handshake: what it sent early is dropped and counted, never read.
+    const failed = pair(early, await importSecret('wrong'));
+    expect(await until(() => failed.dropped.filter((d) => d === 'b: unauthenticated').length >= 1 + early.length, 2_000)).to.equal(true);
+    failed.b.receiveUrgent(encodeWire({ t: 'later' }));
+    expect(failed.got).to.deep.equal([]);
+    expect(failed.dropped.filter((d) => d.startsWith('b:'))).to.deep.equal(new Array(2 + early.length).fill('b: unauthenticated'));
+
+    // An unproven peer makes us hold at most 64 KiB.
+    const floodDrops: string[] = [];
+    const flood = new PeerGate({ cluster: 'c', self: 'b', peer: 'a', key }, {
+      send: () => {}, admitted: () => {}, message: () => {}, dropped: (reason) => floodDrops.push(reason),
+    });
+    for (let i = 0; i < 20; i++) flood.receiveUrgent(new Uint8Array(4096));
+    expect(floodDrops).to.deep.equal(new Array(4).fill('unauthenticated'));
+  });
+
+  it('WebRtcLink: the urgent channel passes the same handshake, and joins its fragments apart from the other channel\'s', async () => {
+    const cluster = uniqueCluster('urgent-auth');
+    // A raw peer that fails the handshake: what it sends on the urgent channel is dropped and counted.
+    const guarded = await openWebRtc(cluster, 'n', { secret: 'right' });
+    const intruder = await RawPeer.connect(cluster, 'n');
+    intruder.handshake(cluster, 'n', await importSecret('wrong'));
+    expect(await until(() => guarded.stats().dropped.unauthenticated >= 1, 5_000)).to.equal(true);
+    const before = guarded.stats().dropped.unauthenticated;
+    for (let i = 0; i < 50; i++) intruder.send({ t: 'heartbeat', owns: [], adopts: true }, true);
+    expect(await until(() => guarded.stats().dropped.unauthenticated >= before + 50, 5_000)).to.equal(true);
+    expect(guarded.stats().received).to.equal(0);
+    expect(guarded.peers()).to.deep.equal([]);
+
+    // An admitted raw peer: a long urgent message goes while the other channel is half-way
+    // through a long message of its own; both arrive whole.
+    const link = await openWebRtc(cluster, 'm', { secret: 'right' });
+    const raw = await RawPeer.connect(cluster, 'm', '0-raw2');
+    raw.handshake(cluster, 'm', await importSecret('right'));
+    expect(await until(() => link.peers().includes(raw.id), 10_000)).to.equal(true);
+    const got: unknown[] = [];
+    link.onMessage((_, message) => got.push(message));
+    const long = { t: 'mirror', data: new Uint8Array(600_000).map((_, i) => i) };
+    const urgent = { t: 'heartbeat', data: new Uint8Array(300_000).fill(7) };
+    const pieces = fragment(encodeWire(long));
+    raw.sendRaw(pieces[0]!);
+    raw.send(urgent, true);
+    expect(await until(() => got.length === 1, 5_000), 'the urgent message arrived before the rest of the long one was sent').to.equal(true);
+    for (const piece of pieces.slice(1)) raw.sendRaw(piece);
+    expect(await until(() => got.length === 2, 5_000)).to.equal(true);
+    expect(got).to.deep.equal([urgent, long]);
+    expect(link.stats().dropped).to.deep.equal({ unauthenticated: 0, otherCluster: 0, undecodable: 0 });
+    // And the link's own urgent messages reach the raw peer's urgent channel.
+    expect(link.send(raw.id, { t: 'ping' }, true)).to.equal(true);
+    expect(await until(() => raw.received.length === 1, 5_000)).to.equal(true);
+    expect(raw.received).to.deep.equal([{ t: 'ping' }]);
   });
 });
 
