@@ -460,6 +460,12 @@ function publicState({ epoch, applied, epochs }: StoredState): VolumeState {
 const SLOT_MAGIC = 0x5353_4654; // "TFSS"
 const SLOT_VERSION = 1;
 const SLOT_HEADER = 24;
+/**
+ * A slot file's size is a whole number of these: a state rewritten within it needs no new quota,
+ * so that a claim (the fence) still succeeds while the origin is out of space. An owner whose
+ * journal fails for quota raises its epoch that way before it reports the failure.
+ */
+const SLOT_BLOCK = 64 * 1024;
 const SLOT_NAMES = ['a', 'b'] as const;
 type SlotName = (typeof SLOT_NAMES)[number];
 
@@ -554,7 +560,9 @@ class StateSlots {
     const file = held ?? (await this.#openSlot(slot));
     try {
       await file.write(bytes, 0);
-      await file.truncate(bytes.length); // a longer, older state may have been here
+      // Whole blocks: the size stays as it was unless the state outgrew it (the header's body
+      // length tells the state from what follows it).
+      await file.truncate(Math.ceil(bytes.length / SLOT_BLOCK) * SLOT_BLOCK);
     } catch (error) {
       if (!held) await file.abandon(); // a held one is closed with the rest after the failure
       throw error;

@@ -189,9 +189,12 @@ async function writableWhenFree(handle: FileSystemFileHandle): Promise<FileSyste
 async function damage(directory: FileSystemDirectoryHandle, name: string): Promise<void> {
   const handle = await directory.getFileHandle(name);
   const file = await handle.getFile();
-  const last = new Uint8Array(await file.slice(file.size - 1).arrayBuffer())[0] ?? 0;
+  // The slot's last byte of state (its header says the body's length; a whole block follows).
+  const header = new DataView(await file.slice(0, 24).arrayBuffer());
+  const at = 24 + header.getUint32(16, true) - 1;
+  const last = new Uint8Array(await file.slice(at, at + 1).arrayBuffer())[0] ?? 0;
   const writable = await writableWhenFree(handle);
-  await writable.write({ type: 'write', position: file.size - 1, data: new Uint8Array([last ^ 0xff]) });
+  await writable.write({ type: 'write', position: at, data: new Uint8Array([last ^ 0xff]) });
   await writable.close();
 }
 
@@ -313,6 +316,20 @@ describe('OpfsMedium', () => {
         expect(text(await second.read(VOLUME, '/d/f'))).to.equal('hello');
         expect(await second.stat(VOLUME, '/d/f')).to.include({ kind: 'file', size: 5, mtimeMs: 1234 });
         expect(await second.stat(VOLUME, '/d')).to.deep.equal({ kind: 'directory', size: 0, atimeMs: 5, mtimeMs: 6 });
+      }));
+
+      it('keeps each state slot file a whole 64 KiB block, so that a claim (the fence) needs no new quota', withClusters(access, async (set) => {
+        const cluster = set.fresh();
+        const medium = await set.open(cluster);
+        await medium.claim(VOLUME, 1, 0);
+        await medium.apply(VOLUME, 1, numbered(1, [write('/f', 0, 'one')]));
+        for (let epoch = 2; epoch <= 40; epoch++) await medium.claim(VOLUME, epoch, 1); // the state grows
+        const directory = await clusterDirectory(cluster);
+        for (const slot of ['a', 'b']) {
+          const file = await (await directory.getFileHandle(`v${VOLUME}.state.${slot}`)).getFile();
+          expect(file.size, `slot ${slot}`).to.equal(64 * 1024);
+        }
+        expect((await medium.state(VOLUME)).epochs).to.have.length(40);
       }));
 
       it('falls back to the other state slot when the newest is damaged, and fails when both are', withClusters(access, async (set) => {
