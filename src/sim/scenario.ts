@@ -58,28 +58,21 @@ function randomOp(rng: Rng, now: number): Op {
 }
 
 export async function run(options: RunOptions): Promise<RunResult> {
+  const cluster = new SimCluster({ seed: options.seed, makeNode: options.makeNode, node: {} });
   // A promise of the core that rejects with nobody to hear it is a bug of the core's: during a
   // run the simulator hears such rejections alone, and reports them as violations.
   const others = process.listeners('unhandledRejection');
   process.removeAllListeners('unhandledRejection');
   process.on('unhandledRejection', (error) => cluster.checker.threw(error));
   try {
-    return await runScenario(options, (checked) => (cluster = checked));
+    return await runScenario(options, cluster);
   } finally {
     process.removeAllListeners('unhandledRejection');
     for (const listener of others) process.on('unhandledRejection', listener);
   }
 }
 
-let cluster!: SimCluster;
-
-async function runScenario(options: RunOptions, made: (cluster: SimCluster) => void): Promise<RunResult> {
-  const cluster = new SimCluster({
-    seed: options.seed,
-    makeNode: options.makeNode,
-    node: {},
-  });
-  made(cluster);
+async function runScenario(options: RunOptions, cluster: SimCluster): Promise<RunResult> {
   const { rng, scheduler, world, nodes } = cluster;
   // Half the runs mirror after the journal instead of beside it; some hold acks without a mirror;
   // some have a journal cap small enough for backpressure to bite; batch sizes and flush delays vary.
