@@ -74,3 +74,67 @@ export type LinkErrorCode =
   | 'UNAVAILABLE'; // the platform lacks what the link needs (WebRTC in a worker)
 
 export class LinkError extends TandemError<LinkErrorCode> {}
+
+/** Node's error codes for file-system calls, checked at a volume's owner before an op gets its LSN. */
+export type FsErrorCode = 'ENOENT' | 'EEXIST' | 'ENOTDIR' | 'EISDIR' | 'ENOTEMPTY' | 'EINVAL' | 'EBADF' | 'EXDEV' | 'ENOSYS';
+
+/** Node's errno numbers for them (as `err.errno`, negative, on Linux). */
+const ERRNO: Record<FsErrorCode, number> = {
+  ENOENT: -2, EEXIST: -17, ENOTDIR: -20, EISDIR: -21, ENOTEMPTY: -39, EINVAL: -22, EBADF: -9, EXDEV: -18, ENOSYS: -38,
+};
+
+const DESCRIPTION: Record<FsErrorCode, string> = {
+  ENOENT: 'no such file or directory',
+  EEXIST: 'file already exists',
+  ENOTDIR: 'not a directory',
+  EISDIR: 'illegal operation on a directory',
+  ENOTEMPTY: 'directory not empty',
+  EINVAL: 'invalid argument',
+  EBADF: 'bad file descriptor',
+  EXDEV: 'cross-device link not permitted',
+  ENOSYS: 'function not implemented',
+};
+
+/**
+ * A file-system call refused, shaped like Node's: `code`, `errno`, `syscall`, `path` (and `dest`
+ * for a rename), and a message such as "ENOENT: no such file or directory, open '/a/b'".
+ */
+export class FsError extends TandemError<FsErrorCode> {
+  readonly errno: number;
+  readonly syscall: string;
+  readonly path?: string;
+  readonly dest?: string;
+
+  constructor(code: FsErrorCode, syscall: string, path?: string, dest?: string, detail?: string) {
+    const where = path === undefined ? '' : dest === undefined ? ` '${path}'` : ` '${path}' -> '${dest}'`;
+    super(code, `${code}: ${detail ?? DESCRIPTION[code]}, ${syscall}${where}`, { syscall, path, dest, detail });
+    this.errno = ERRNO[code];
+    this.syscall = syscall;
+    if (path !== undefined) this.path = path;
+    if (dest !== undefined) this.dest = dest;
+  }
+
+  /** The same error, naming other paths (a volume's path → the user's, through the mount table). */
+  withPaths(path: string | undefined, dest?: string): FsError {
+    const detail = typeof this.data.detail === 'string' ? this.data.detail : undefined;
+    return new FsError(this.code, this.syscall, path, this.dest === undefined ? undefined : dest, detail);
+  }
+
+  static isCode(code: string): code is FsErrorCode {
+    return Object.hasOwn(ERRNO, code);
+  }
+}
+
+/** A NodeError or FsError as it crossed a link (code, message, data), made whole again. */
+export function reviveError(error: { code: string; message: string; data?: Record<string, unknown> }): TandemError {
+  const data = error.data ?? {};
+  const revived = FsError.isCode(error.code) && typeof data.syscall === 'string'
+    ? new FsError(error.code, data.syscall, optionalString(data.path), optionalString(data.dest), optionalString(data.detail))
+    : new NodeError(error.code as NodeErrorCode, error.message, data);
+  revived.message = error.message;
+  return revived;
+}
+
+function optionalString(value: unknown): string | undefined {
+  return typeof value === 'string' ? value : undefined;
+}

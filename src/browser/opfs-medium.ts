@@ -2,11 +2,12 @@
 // where sync access handles exist, through comlink; errors come back as plain
 // `{ name, code, message, data }` objects and are rethrown here as FencedError / MediumError.
 import { wrap, type Remote } from 'comlink';
-import type { ClaimedState, LsnOp, Medium, VolumeState } from '../core/ports.js';
+import type { ClaimedState, DirEntry, EntryStat, LsnOp, Medium, VolumeState } from '../core/ports.js';
 import { FencedError, MediumError, NodeError } from '../errors.js';
-import type { Access, EntryStat, FaultKind, FaultPoint, MediumWorker, WireError } from './opfs-worker.js';
+import type { Access, FaultKind, FaultPoint, MediumWorker, WireError } from './opfs-worker.js';
 
-export type { Access, EntryStat, FaultKind, FaultPoint } from './opfs-worker.js';
+export type { DirEntry, EntryStat } from '../core/ports.js';
+export type { Access, FaultKind, FaultPoint } from './opfs-worker.js';
 
 export interface OpfsMediumOptions {
   /** The cluster's name: its volumes live under `tandemfs/<cluster>/` in OPFS. */
@@ -71,17 +72,16 @@ export class OpfsMedium implements Medium {
     return this.#call((remote) => remote.apply(volume, epoch, ops));
   }
 
-  /** Up to `length` bytes of a file from `offset`; undefined when no file is at `path`. */
-  read(volume: number, path: string, offset = 0, length = Infinity): Promise<Uint8Array | undefined> {
+  read(volume: number, path: string, offset: number, length: number): Promise<Uint8Array | undefined> {
     return this.#call((remote) => remote.read(volume, path, offset, length));
   }
 
+  /** Times not set by set-times ops are OPFS's: a file's lastModified (when a write reached it), a directory's 0. */
   stat(volume: number, path: string): Promise<EntryStat | undefined> {
     return this.#call((remote) => remote.stat(volume, path));
   }
 
-  /** The sorted names in a directory; undefined when no directory is at `path`. */
-  list(volume: number, path: string): Promise<string[] | undefined> {
+  list(volume: number, path: string): Promise<DirEntry[] | undefined> {
     return this.#call((remote) => remote.list(volume, path));
   }
 
@@ -121,14 +121,17 @@ export class OpfsMedium implements Medium {
 }
 
 /**
- * The worker beside this module. `new URL('./opfs-worker.js', import.meta.url)` is the form that
- * built output and bundlers understand, but a dev server that compiles TypeScript on request
- * (web-test-runner's esbuild plugin) serves this module as `opfs-medium.ts` and has no
- * `opfs-worker.js` to serve (it maps `.js` to `.ts` only in import statements, not in URLs): so
- * the worker takes the extension this module was loaded with.
+ * The worker beside this module. `new Worker(new URL('./opfs-worker.js', import.meta.url))` is the
+ * static form that built output and bundlers (Vite, webpack, esbuild-based tools) follow to emit
+ * the worker with an app, and the only one they may see here. A dev server that compiles
+ * TypeScript on request (web-test-runner's esbuild plugin) serves this module as `opfs-medium.ts`
+ * and has no `opfs-worker.js` to serve (it maps `.js` to `.ts` only in import statements, not in
+ * URLs): there the worker takes the `.ts` name, through a URL that no bundler takes for an asset
+ * (its base is not `import.meta.url` itself), so that a bundle never asks for a .ts file.
  */
 function startWorker(): Worker {
-  if (new URL(import.meta.url).pathname.endsWith('.ts')) return new Worker(new URL('./opfs-worker.ts', import.meta.url), { type: 'module' });
+  const here = import.meta.url;
+  if (new URL(here).pathname.endsWith('.ts')) return new Worker(new URL('./opfs-worker.ts', here), { type: 'module' });
   return new Worker(new URL('./opfs-worker.js', import.meta.url), { type: 'module' });
 }
 

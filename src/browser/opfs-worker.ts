@@ -4,8 +4,9 @@
 //
 // Layout under the OPFS root, for a cluster C and a volume V:
 //   tandemfs/C/vV/         the volume's files and directories ("/" of the volume)
-//   tandemfs/C/vV.state.a  the volume's state (epoch, applied, epochs, file times, a pending
-//   tandemfs/C/vV.state.b  directory rename, the newest op ids), in two slots: see "Volume state"
+//   tandemfs/C/vV.state.a  the volume's state (epoch, applied, epochs, times set by set-times ops,
+//   tandemfs/C/vV.state.b  a pending directory rename, the newest op ids), in two slots: see
+//                          "Volume state"
 //   tandemfs/C/vV.ops/N    the op ids applied at recent LSNs, a ring in 8 segment files: see
 //                          "Recently applied op ids" below
 //
@@ -14,8 +15,16 @@
 // apply checked cannot change under it: that is what makes fencing hold across tabs. A context
 // that dies loses its locks, and its file handles are freed some 25–65 ms later, which is why
 // opening a file retries while another context still holds it.
+//
+// Times: OPFS cannot set a file's times, so the state keeps the times that set-times ops (utimes)
+// set, by path, and carries them through renames and forgets them on removal. Nothing else puts
+// times there: a write, truncate or create reports OPFS's own lastModified (when it reached the
+// medium; the mtimeMs such ops carry is not used), and drops a stored mtime of the file it changes.
+// So the state grows with the paths given times, not with the files written: every batch rewrites
+// the whole state, and a state holding every written file's time made each batch cost more the
+// more files the volume had ever had.
 import { expose, transfer } from 'comlink';
-import { RECENT_OPS, type EpochStart, type LsnOp, type VolumeState } from '../core/ports.js';
+import { RECENT_OPS, type DirEntry, type EntryStat, type EpochStart, type LsnOp, type VolumeState } from '../core/ports.js';
 import { FencedError, MediumError, TandemError } from '../errors.js';
 import type { Op } from '../record/types.js';
 import { openWritable } from './opfs-writable.js';
@@ -39,14 +48,6 @@ export type FaultPoint = 'start' | 'state';
  */
 export interface WireClaim extends VolumeState {
   readonly recent: Float64Array<ArrayBuffer>;
-}
-
-export interface EntryStat {
-  readonly kind: 'file' | 'directory';
-  /** Bytes for a file; 0 for a directory. */
-  readonly size: number;
-  readonly atimeMs: number;
-  readonly mtimeMs: number;
 }
 
 /** An error as it crosses to the page: a TandemError's fields, rebuilt there as the typed error. */
@@ -181,39 +182,27 @@ export class MediumWorker {
     );
   }
 
+  // Reads take no lock (see `settled` for what they can meet).
+
   /** Up to `length` bytes of a file from `offset`; undefined when no file is at `path`. */
   read(volume: number, path: string, offset: number, length: number): Promise<Uint8Array | undefined> {
     return overWire(async () => {
-      const bytes = await readSettled(() => this.#find(volume, path), offset, length);
+      const bytes = await settled(() => this.#readOnce(volume, path, offset, length));
       return bytes && transfer(bytes, [bytes.buffer]);
     });
   }
 
   /**
-   * What is at `path`. Times set by ops are kept in the volume state (OPFS cannot set times);
-   * a file without them reports its OPFS lastModified, a directory without them 0.
+   * What is at `path`. Times set by set-times ops are kept in the volume state (OPFS cannot set
+   * times); a time they did not set is a file's OPFS lastModified, or 0 for a directory.
    */
   stat(volume: number, path: string): Promise<EntryStat | undefined> {
-    return overWire(async () => {
-      const entry = await this.#find(volume, path);
-      if (!entry) return undefined;
-      const times = (await this.#slots(volume).read()).times[canonical(components(path))];
-      if (entry.kind === 'directory') return { kind: 'directory', size: 0, atimeMs: times?.atimeMs ?? 0, mtimeMs: times?.mtimeMs ?? 0 };
-      const file = await entry.getFile();
-      const atimeMs = times?.atimeMs ?? file.lastModified;
-      return { kind: 'file', size: file.size, atimeMs, mtimeMs: times?.mtimeMs ?? file.lastModified };
-    });
+    return overWire(() => settled(() => this.#statOnce(volume, path)));
   }
 
-  /** The sorted names in a directory; undefined when no directory is at `path`. */
-  list(volume: number, path: string): Promise<string[] | undefined> {
-    return overWire(async () => {
-      const entry = await this.#find(volume, path);
-      if (entry?.kind !== 'directory') return undefined;
-      const names: string[] = [];
-      for await (const name of entry.keys()) names.push(name);
-      return names.sort();
-    });
+  /** The entries of a directory, sorted by name (code unit order); undefined when no directory is at `path`. */
+  list(volume: number, path: string): Promise<DirEntry[] | undefined> {
+    return overWire(() => settled(() => this.#listOnce(volume, path)));
   }
 
   /**
@@ -295,6 +284,31 @@ export class MediumWorker {
     return parent && (await entryOf(parent, name));
   }
 
+  async #readOnce(volume: number, path: string, offset: number, length: number): Promise<Uint8Array<ArrayBuffer> | undefined> {
+    const entry = await this.#find(volume, path);
+    if (entry?.kind !== 'file') return undefined;
+    const file = await entry.getFile();
+    const start = Math.min(offset, file.size);
+    return new Uint8Array(await file.slice(start, Math.min(start + length, file.size)).arrayBuffer());
+  }
+
+  async #statOnce(volume: number, path: string): Promise<EntryStat | undefined> {
+    const entry = await this.#find(volume, path);
+    if (!entry) return undefined;
+    const times = (await this.#slots(volume).read()).times[canonical(components(path))];
+    if (entry.kind === 'directory') return { kind: 'directory', size: 0, atimeMs: times?.atimeMs ?? 0, mtimeMs: times?.mtimeMs ?? 0 };
+    const file = await entry.getFile();
+    return { kind: 'file', size: file.size, atimeMs: times?.atimeMs ?? file.lastModified, mtimeMs: times?.mtimeMs ?? file.lastModified };
+  }
+
+  async #listOnce(volume: number, path: string): Promise<DirEntry[] | undefined> {
+    const entry = await this.#find(volume, path);
+    if (entry?.kind !== 'directory') return undefined;
+    const entries: DirEntry[] = [];
+    for await (const [name, child] of entry.entries()) entries.push({ name, kind: child.kind });
+    return entries.sort((a, b) => byCodeUnits(a.name, b.name));
+  }
+
   #opener(): (file: FileSystemFileHandle) => Promise<FileAccess> {
     return this.#access === 'sync' ? openSync : openWritable;
   }
@@ -338,19 +352,15 @@ function asMediumError(error: unknown): MediumError {
 }
 
 /**
- * Up to `length` bytes from `offset` of the file `find` finds; undefined when there is none.
- * Reads take no lock, so one can meet a batch writing the file this instant: Chromium then fails
- * it with NotReadableError (the file changed under its snapshot), or, while a writable swaps its
- * copy in, NotFoundError. Such a read is taken again, from the look-up, a moment later.
+ * Runs a read (read, stat, list), from its look-up, until it does not meet a batch at work.
+ * Reads take no lock, so one can meet a batch writing a file this instant: Chromium then fails it
+ * with NotReadableError (the file changed under its snapshot), or, while a writable swaps its copy
+ * in or a rename moves entries, NotFoundError. Such a read is taken again a moment later.
  */
-async function readSettled(find: () => Promise<FileSystemHandleUnion | undefined>, offset: number, length: number): Promise<Uint8Array<ArrayBuffer> | undefined> {
+async function settled<T>(read: () => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
-      const entry = await find();
-      if (entry?.kind !== 'file') return undefined;
-      const file = await entry.getFile();
-      const start = Math.min(offset, file.size);
-      return new Uint8Array(await file.slice(start, Math.min(start + length, file.size)).arrayBuffer());
+      return await read();
     } catch (error) {
       const name = nameOf(error);
       if ((name !== 'NotReadableError' && name !== 'NotFoundError') || attempt === READ_ATTEMPTS) throw error;
@@ -424,6 +434,10 @@ function sleep(ms: number): Promise<void> {
 // ---------------------------------------------------------------------------------------------
 // Volume state
 
+/**
+ * Times a set-times op set on an entry. A write, truncate or create of the file since then drops
+ * `mtimeMs` (OPFS's lastModified stands for it), and keeps `atimeMs`: none of them reads the file.
+ */
 interface Times {
   atimeMs?: number;
   mtimeMs?: number;
@@ -439,7 +453,7 @@ interface StoredState {
   readonly epoch: number;
   readonly applied: number;
   readonly epochs: readonly EpochStart[];
-  /** Times set by ops, by canonical path. */
+  /** Times set by set-times ops, by canonical path: never one per file written (see the top). */
   readonly times: Readonly<Record<string, Times>>;
   readonly pending?: PendingRename | undefined;
   /**
@@ -611,7 +625,21 @@ function decodeSlot(crc32c: Crc32cFunction, bytes: Uint8Array): { sequence: numb
   if (view.getUint32(0, true) !== SLOT_MAGIC || view.getUint32(4, true) !== SLOT_VERSION) return undefined;
   if (SLOT_HEADER + length > bytes.length || view.getUint32(20, true) !== slotChecksum(crc32c, bytes, length)) return undefined;
   const body = new TextDecoder().decode(bytes.subarray(SLOT_HEADER, SLOT_HEADER + length));
-  return { sequence: Number(view.getBigUint64(8, true)), state: JSON.parse(body) as StoredState };
+  return { sequence: Number(view.getBigUint64(8, true)), state: withoutWriteTimes(JSON.parse(body) as StoredState) };
+}
+
+/**
+ * The state without the times an earlier version kept for writes. Until set-times ops alone kept
+ * times, a write, truncate or create that carried an mtime left an entry for its file: one
+ * without `atimeMs`, which a set-times op never makes (it sets both). Reading drops them, so the
+ * next state written is small again, and the file's lastModified stands for their mtime. The slot
+ * format is otherwise the same, so its version stays 1: a tab still running the earlier version
+ * reads a state written here, and what it adds is dropped again here.
+ */
+function withoutWriteTimes(state: StoredState): StoredState {
+  const entries = Object.entries(state.times);
+  const kept = entries.filter(([, times]) => times.atimeMs !== undefined);
+  return kept.length === entries.length ? state : { ...state, times: Object.fromEntries(kept) };
 }
 
 function slotChecksum(crc32c: Crc32cFunction, bytes: Uint8Array, bodyLength: number): number {
@@ -907,9 +935,8 @@ function joined({ path, start, end, writes }: WriteRun): WriteOp {
   if (writes.length === 1 && only) return only;
   const data = new Uint8Array(end - start);
   for (const write of writes) data.set(write.data, write.offset - start);
-  // As the writes one by one would have: the last nonzero mtime wins.
-  const mtimeMs = writes.reduce<number | undefined>((time, write) => write.mtimeMs || time, undefined);
-  return { type: 'write', path, offset: start, data, mtimeMs };
+  // No mtimeMs: a file's time here is OPFS's own (see the top).
+  return { type: 'write', path, offset: start, data };
 }
 
 /**
@@ -1041,13 +1068,14 @@ class Batch {
 
   async apply(op: Op): Promise<void> {
     switch (op.type) {
+      // The ops' mtimeMs is not kept: the file's time is its lastModified (see the top).
       case 'write':
         // An empty write writes nothing: like pwrite(2), it does not extend the file to `offset`.
-        return this.#withFile(op.path, op.mtimeMs, (file) => (op.data.length > 0 ? file.write(op.data, op.offset) : undefined));
+        return this.#withFile(op.path, op.data.length > 0 ? (file) => file.write(op.data, op.offset) : undefined);
       case 'truncate':
-        return this.#withFile(op.path, op.mtimeMs, (file) => file.truncate(op.size));
+        return this.#withFile(op.path, (file) => file.truncate(op.size));
       case 'create':
-        return this.#withFile(op.path, op.mtimeMs, (file) => (op.truncate ? file.truncate(0) : undefined));
+        return this.#withFile(op.path, op.truncate ? (file) => file.truncate(0) : undefined);
       case 'mkdir':
         return this.#mkdir(components(op.path));
       case 'rename':
@@ -1071,13 +1099,13 @@ class Batch {
     return this.#files.close();
   }
 
-  async #withFile(path: string, mtimeMs: number | undefined, change: (file: FileAccess) => Promise<void> | undefined): Promise<void> {
+  /** Makes the file at `path` (and its parents) if missing, then applies `change`, if any, to it. */
+  async #withFile(path: string, change: ((file: FileAccess) => Promise<void>) | undefined): Promise<void> {
     const names = components(path);
     const file = await this.#file(names);
-    if (!file) return;
+    if (!file || !change) return;
     await change(file);
-    const key = canonical(names);
-    if (mtimeMs) this.#times.set(key, { ...this.#times.get(key), mtimeMs });
+    this.#dropMtime(canonical(names));
   }
 
   /** The open file at `names`, made (with its parents) if missing; undefined on a type conflict. */
@@ -1167,6 +1195,17 @@ class Batch {
     return this.#files.release();
   }
 
+  /**
+   * The file at `path` changed: a stored mtime (from a set-times op) is no longer its time, its
+   * lastModified is. The atime stays: changing a file does not read it.
+   */
+  #dropMtime(path: string): void {
+    const times = this.#times.get(path);
+    if (times?.mtimeMs === undefined) return;
+    if (times.atimeMs === undefined) this.#times.delete(path);
+    else this.#times.set(path, { atimeMs: times.atimeMs });
+  }
+
   #forgetTimes(path: string): void {
     for (const key of [...this.#times.keys()]) if (within(key, path)) this.#times.delete(key);
   }
@@ -1225,6 +1264,11 @@ function components(path: string): string[] {
 
 function canonical(names: readonly string[]): string {
   return `/${names.join('/')}`;
+}
+
+/** Compares names by UTF-16 code unit (as `<` does), the order the Medium port lists in. */
+function byCodeUnits(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 function isPrefix(prefix: readonly string[], names: readonly string[]): boolean {

@@ -1,8 +1,9 @@
-// The contract every Medium implementation keeps: volume state, claims and fencing, and the
-// replay-safe op semantics documented on `Medium` (./ports.ts). Framework-free, so that the same
-// cases run under node:test against the in-memory medium and in a browser against OPFS.
+// The contract every Medium implementation keeps: volume state, claims and fencing, the
+// replay-safe op semantics documented on `Medium` (./ports.ts), and its reads (stat, list, read).
+// Framework-free, so that the same cases run under node:test against the in-memory medium and in
+// a browser against OPFS.
 import type { Op } from '../record/types.js';
-import type { LsnOp, Medium, VolumeState } from './ports.js';
+import type { DirEntry, EntryStat, LsnOp, Medium, VolumeState } from './ports.js';
 
 /** A fresh, empty medium, with a read view of its files for the checks (test-only). */
 export interface MediumUnderTest {
@@ -24,7 +25,7 @@ type Make = () => Promise<MediumUnderTest>;
 const VOLUME = 3;
 
 export function mediumContract(): MediumCase[] {
-  return [...stateCases, ...opCases, ...replayCases];
+  return [...stateCases, ...opCases, ...replayCases, ...readCases];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -383,6 +384,132 @@ const replayCases: MediumCase[] = [
   },
 ];
 
+// ---------------------------------------------------------------------------------------------
+// Reads: stat, list and read, through the port itself
+
+const readCases: MediumCase[] = [
+  {
+    name: "read gives back a new file's bytes, and any window of them: cut at the end, empty at or past it",
+    async run(make) {
+      const { medium } = await make();
+      await applyOps({ medium }, [write('/r/f', 0, 'hello world')]);
+      const windows: ReadonlyArray<readonly [offset: number, length: number, text: string]> = [
+        [0, 11, 'hello world'], [0, 1 << 20, 'hello world'], [0, Number.MAX_SAFE_INTEGER, 'hello world'], [0, 1, 'h'],
+        [6, 5, 'world'], [6, 100, 'world'], [3, 0, ''], [10, 5, 'd'], [11, 5, ''], [50, 5, ''],
+      ];
+      for (const [offset, length, text] of windows) {
+        const got = await medium.read(VOLUME, '/r/f', offset, length);
+        check(sameBytes(got, ascii(text)), `read at ${offset} for ${length} gave ${show(got)}, not ${show(ascii(text))}`);
+      }
+    },
+  },
+  {
+    name: 'read of a directory, a missing path, or a path through a file is undefined',
+    async run(make) {
+      const { medium } = await make();
+      await applyOps({ medium }, [write('/d/f', 0, 'abc'), mkdir('/e')]);
+      for (const path of ['/', '/d', '/e', '/nope', '/d/nope', '/d/f/x']) {
+        const got = await medium.read(VOLUME, path, 0, 10);
+        check(got === undefined, `read of ${path} gave ${show(got)}, not undefined`);
+      }
+    },
+  },
+  {
+    name: "stat gives a file's kind and size, a directory's and the root's (always there), and undefined for a missing path",
+    async run(make) {
+      const { medium } = await make();
+      checkStat(await medium.stat(VOLUME, '/'), { kind: 'directory', size: 0, atimeMs: 0, mtimeMs: 0 }, 'the root of a new volume');
+      await applyOps({ medium }, [write('/d/f', 0, 'abc'), mkdir('/e/g'), { type: 'create', path: '/d/empty' }]);
+      checkStat(await medium.stat(VOLUME, '/d/f'), { kind: 'file', size: 3 }, '/d/f');
+      checkStat(await medium.stat(VOLUME, '/d/empty'), { kind: 'file', size: 0 }, '/d/empty');
+      // A directory that no set-times op touched reports times 0, as the port says.
+      for (const path of ['/', '/d', '/e', '/e/g']) checkStat(await medium.stat(VOLUME, path), { kind: 'directory', size: 0, atimeMs: 0, mtimeMs: 0 }, path);
+      for (const path of ['/nope', '/d/nope', '/d/f/x', '/nope/x']) {
+        const got = await medium.stat(VOLUME, path);
+        check(got === undefined, `stat of ${path} gave ${JSON.stringify(got)}, not undefined`);
+      }
+      check((await medium.stat(VOLUME + 1, '/d/f')) === undefined, "stat saw another volume's file");
+    },
+  },
+  {
+    name: 'stat reports the times set-times ops set, on files, directories and the root',
+    async run(make) {
+      const { medium } = await make();
+      await applyOps({ medium }, [write('/d/f', 0, 'abc')]);
+      await applyOps({ medium }, [setTimes('/d/f')]);
+      await applyOps({ medium }, [setTimes('/d')]);
+      await applyOps({ medium }, [setTimes('/')]);
+      for (const path of ['/d/f', '/d', '/']) checkStat(await medium.stat(VOLUME, path), { atimeMs: 1_000, mtimeMs: 2_000 }, path);
+    },
+  },
+  {
+    name: "stat's size follows writes, truncates and creates",
+    async run(make) {
+      const { medium } = await make();
+      const sizes: ReadonlyArray<readonly [Op, number]> = [
+        [write('/f', 0, 'abcdef'), 6], [truncate('/f', 2), 2], [truncate('/f', 10), 10], [write('/f', 12, 'xy'), 14],
+        [{ type: 'create', path: '/f' }, 14], [{ type: 'create', path: '/f', truncate: true }, 0], [truncate('/f', 0), 0],
+      ];
+      for (const [op, size] of sizes) {
+        await applyOps({ medium }, [op]);
+        checkStat(await medium.stat(VOLUME, '/f'), { kind: 'file', size }, `after ${op.type} to ${size}`);
+      }
+    },
+  },
+  {
+    name: 'list gives the entries of a directory with their kinds, sorted by name in code unit order',
+    async run(make) {
+      const { medium } = await make();
+      checkList(await medium.list(VOLUME, '/'), [], 'the root of a new volume');
+      // U+1F600 is a surrogate pair (0xD83D 0xDE00): it sorts before U+FB00 by code unit, after it by code point.
+      const files = ['b', 'B', '\u{1F600}', '10', '_'];
+      const directories = ['9', 'a', '\uFB00'];
+      await applyOps({ medium }, [...files.map((name) => write(`/l/${name}`, 0, name)), ...directories.map((name) => mkdir(`/l/${name}`))]);
+      await applyOps({ medium }, [write('/l/a/inner', 0, 'x'), mkdir('/empty')]);
+      const expected: DirEntry[] = [
+        { name: '10', kind: 'file' }, { name: '9', kind: 'directory' }, { name: 'B', kind: 'file' }, { name: '_', kind: 'file' },
+        { name: 'a', kind: 'directory' }, { name: 'b', kind: 'file' }, { name: '\u{1F600}', kind: 'file' }, { name: '\uFB00', kind: 'directory' },
+      ];
+      checkList(await medium.list(VOLUME, '/l'), expected, '/l');
+      checkList(await medium.list(VOLUME, '/'), [{ name: 'empty', kind: 'directory' }, { name: 'l', kind: 'directory' }], '/');
+      checkList(await medium.list(VOLUME, '/l/a'), [{ name: 'inner', kind: 'file' }], '/l/a');
+      checkList(await medium.list(VOLUME, '/empty'), [], '/empty');
+    },
+  },
+  {
+    name: 'list of a missing path, or of a file, is undefined',
+    async run(make) {
+      const { medium } = await make();
+      await applyOps({ medium }, [write('/d/f', 0, 'abc')]);
+      for (const path of ['/nope', '/d/nope', '/d/f', '/d/f/x']) {
+        const got = await medium.list(VOLUME, path);
+        check(got === undefined, `list of ${path} gave ${JSON.stringify(got)}, not undefined`);
+      }
+    },
+  },
+  {
+    name: 'reads reflect ops only once they are applied; a fenced apply changes nothing they see',
+    async run(make) {
+      const { medium } = await make();
+      check((await medium.stat(VOLUME, '/f')) === undefined, 'a new volume has /f');
+      check((await medium.read(VOLUME, '/f', 0, 10)) === undefined, 'a new volume reads /f');
+      await applyOps({ medium }, [write('/f', 0, 'one'), mkdir('/d')]);
+      await checkRead(medium, '/f', 'one');
+      checkList(await medium.list(VOLUME, '/'), [{ name: 'd', kind: 'directory' }, { name: 'f', kind: 'file' }], 'after the first apply');
+      await applyOps({ medium }, [rename('/f', '/d/g')]);
+      checkList(await medium.list(VOLUME, '/'), [{ name: 'd', kind: 'directory' }], 'after the rename');
+      await checkRead(medium, '/d/g', 'one');
+      check((await medium.stat(VOLUME, '/f')) === undefined, 'the renamed /f is still there');
+      const { applied } = await medium.state(VOLUME);
+      await medium.claim(VOLUME, 2, applied);
+      await rejects(medium.apply(VOLUME, 1, numbered(applied + 1, [write('/d/g', 0, 'two'), write('/h', 0, 'h')])), 'a fenced apply');
+      await checkRead(medium, '/d/g', 'one');
+      check((await medium.stat(VOLUME, '/h')) === undefined, 'a fenced apply made /h');
+      check((await medium.list(VOLUME + 1, '/d')) === undefined, "list saw another volume's directory");
+    },
+  },
+];
+
 /**
  * Applies the batches before `crashed` and the first `done` ops of batch `crashed` (the medium's
  * state when the crash came), then every batch from `crashed` on, each with its history's LSNs.
@@ -425,7 +552,7 @@ async function checkSameContents(actual: MediumUnderTest, expected: MediumUnderT
 // Helpers
 
 /** Claims the volume on first use (epoch 1), then applies `ops` after everything applied so far. */
-async function applyOps(t: MediumUnderTest, ops: readonly Op[]): Promise<void> {
+async function applyOps(t: Pick<MediumUnderTest, 'medium'>, ops: readonly Op[]): Promise<void> {
   const state = await t.medium.state(VOLUME);
   if (state.epoch === 0) await t.medium.claim(VOLUME, 1, 0);
   await t.medium.apply(VOLUME, 1, numbered(state.applied + 1, ops));
@@ -474,6 +601,27 @@ async function checkDirectory(t: MediumUnderTest, path: string): Promise<void> {
 
 async function checkMissing(t: MediumUnderTest, path: string): Promise<void> {
   check(!(await t.exists(VOLUME, path)), `${path} exists`);
+}
+
+async function checkRead(medium: Medium, path: string, text: string): Promise<void> {
+  const got = await medium.read(VOLUME, path, 0, Number.MAX_SAFE_INTEGER);
+  check(sameBytes(got, ascii(text)), `read of ${path} gave ${show(got)}, not ${show(ascii(text))}`);
+}
+
+/** Checks the fields `expected` names; times it leaves out must only be numbers (the medium's own). */
+function checkStat(actual: EntryStat | undefined, expected: Partial<EntryStat>, what: string): void {
+  check(actual !== undefined, `stat of ${what} gave undefined`);
+  const fields = Object.entries(expected) as Array<[keyof EntryStat, unknown]>;
+  const wrong = fields.filter(([field, value]) => actual[field] !== value);
+  check(wrong.length === 0, `stat of ${what} gave ${JSON.stringify(actual)}, not ${JSON.stringify(expected)}`);
+  const times = [actual.atimeMs, actual.mtimeMs];
+  check(times.every((time) => Number.isFinite(time) && time >= 0), `stat of ${what} gave times ${JSON.stringify(times)}`);
+}
+
+function checkList(actual: readonly DirEntry[] | undefined, expected: readonly DirEntry[], what: string): void {
+  // Only the two fields, in a fixed order, so that the lists compare as text.
+  const [got, want] = [actual?.map(({ name, kind }) => ({ name, kind })), expected.map(({ name, kind }) => ({ name, kind }))];
+  check(JSON.stringify(got) === JSON.stringify(want), `list of ${what} gave ${JSON.stringify(got)}, not ${JSON.stringify(want)}`);
 }
 
 function checkRecent(actual: ReadonlyArray<readonly [number, number]>, expected: ReadonlyArray<readonly [number, number]>, when: string): void {

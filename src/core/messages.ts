@@ -1,6 +1,6 @@
 // What nodes say to each other over a link. One discriminated union, one handler per kind.
 import type { Op } from '../record/types.js';
-import type { NodeErrorCode } from '../errors.js';
+import type { ChangeResult, FsChange, FsQuery, QueryResult } from './fs-request.js';
 
 /** [volume, epoch] pairs a node owns. */
 export type Ownership = Array<[number, number]>;
@@ -32,11 +32,21 @@ export type Message =
   | { t: 'giveUp'; volume: number; epoch: number }
   /** Owner → one peer: I drained and released the volume (a planned hand-over); take it. */
   | { t: 'handover'; volume: number; epoch: number }
-  /** Client → owner. */
-  | { t: 'op'; id: number; volume: number; opId: number; op: Op }
+  /** Client → owner: a change (checked with Node's semantics at the owner), named by its op id. */
+  | { t: 'change'; id: number; volume: number; opId: number; change: FsChange }
+  /** Client → owner: a read. */
+  | { t: 'query'; id: number; volume: number; query: FsQuery }
   /** Owner → client. */
-  | { t: 'opResult'; id: number; lsn: number }
-  | { t: 'opResult'; id: number; error: { code: NodeErrorCode; message: string } };
+  | { t: 'result'; id: number; change: ChangeResult }
+  | { t: 'result'; id: number; query: QueryResult }
+  | { t: 'result'; id: number; error: WireError };
+
+/** An error as it crosses a link (reviveError in errors.ts makes it whole again). */
+export interface WireError {
+  code: string;
+  message: string;
+  data?: Record<string, unknown>;
+}
 
 export function isMessage(value: unknown): value is Message {
   return typeof value === 'object' && value !== null && typeof (value as { t?: unknown }).t === 'string';

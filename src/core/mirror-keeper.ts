@@ -49,6 +49,17 @@ export class MirrorKeeper {
     this.#raiseEpoch(volume, epoch);
   }
 
+  /**
+   * A node says it owns `volume` at `epoch`. Mirroring it for an owner of an older epoch is over:
+   * that owner handed it over or was fenced, and must never be taken over from on our account
+   * (were it to fall silent later, we would steal the volume from its live new owner).
+   */
+  onOwnerClaim(owner: NodeId, volume: number, epoch: number): void {
+    const mirrored = this.#volumes.get(volume);
+    if (mirrored && mirrored.owner !== owner && mirrored.epoch < epoch) this.#volumes.delete(volume);
+    this.#raiseEpoch(volume, epoch);
+  }
+
   #raiseEpoch(volume: number, epoch: number): void {
     this.#epochs.set(volume, Math.max(epoch, this.#epochs.get(volume) ?? 0));
   }

@@ -1,10 +1,11 @@
 // A node: one tab or worker running tandemfs. It owns some volumes (OwnedVolume), mirrors
 // others' journals (MirrorKeeper), watches its owners and partners, takes volumes over when their
 // owner dies, hangs or gives up, and routes clients' ops to owners.
-import { MediumError, NodeError, type NodeErrorCode } from '../errors.js';
+import { MediumError, NodeError, reviveError, TandemError, type NodeErrorCode } from '../errors.js';
+import { OPS_PER_CHANGE, type ChangeResult, type FsChange, type FsQuery, type QueryResult } from './fs-request.js';
 import { decodeRecord } from '../record/codec.js';
 import type { Op } from '../record/types.js';
-import { isMessage, type Message, type Ownership, type Partners } from './messages.js';
+import { isMessage, type Message, type Ownership, type Partners, type WireError } from './messages.js';
 import { MirrorKeeper } from './mirror-keeper.js';
 import { withDefaults, type NodeOptions } from './options.js';
 import { OwnedVolume, type Ending, type OwnerHost } from './owned-volume.js';
@@ -42,11 +43,23 @@ interface Peer {
   adopts: boolean;
 }
 
+/** A request forwarded to an owner, waiting for its result. */
 interface Request {
   peer: NodeId;
   volume: number;
-  resolve(lsn: number): void;
-  reject(error: Error): void;
+  settle(result: Reply | Error): void;
+}
+
+type Reply = Extract<Message, { t: 'result' }>;
+
+function unexpected(reply: Reply): never {
+  throw new NodeError('EIO', `the owner answered with ${JSON.stringify(Object.keys(reply))}`);
+}
+
+/** An error as a link carries it; reviveError makes it whole again. */
+function wireError(error: unknown): WireError {
+  if (error instanceof TandemError) return { code: error.code, message: error.message, data: { ...error.data } };
+  return { code: 'EINVAL', message: error instanceof Error ? error.message : String(error) };
 }
 
 const RETRYABLE = new Set<NodeErrorCode>(['ENOTOWNER', 'EFENCED']);
@@ -167,7 +180,7 @@ export class Node {
     this.#owned.set(volume, owned);
     // Ops this node forwarded to the old owner are ours to serve now.
     for (const request of [...this.#requests.values()]) {
-      if (request.volume === volume) request.reject(new NodeError('ENOTOWNER', `volume ${volume} moved to this node`));
+      if (request.volume === volume) request.settle(new NodeError('ENOTOWNER', `volume ${volume} moved to this node`));
     }
     this.#keeper.forget(volume, adopted.epoch);
     const partner = this.#choosePartner();
@@ -181,36 +194,69 @@ export class Node {
   // ------------------------------------------------------------------------------------------
   // Clients
 
-  /** Applies `op` to `volume` through its owner; resolves to the op's LSN once it is acked. */
+  /** Applies a raw op to `volume` through its owner; resolves to the op's LSN once it is acked. */
   async submit(volume: number, op: Op): Promise<number> {
+    return (await this.change(volume, { kind: 'op', op })).lsn;
+  }
+
+  /**
+   * Carries out a change on `volume` through its owner, which checks it with Node's semantics
+   * (an FsError when refused); resolves once its ops are acked. A retry after the owner moved
+   * keeps the change's op id, so the change is applied once.
+   */
+  change(volume: number, change: FsChange, opId = this.newChangeId()): Promise<ChangeResult> {
+    return this.#retrying(volume, 'acked the change', async (deadline) => {
+      const adopting = this.#adopting.get(volume);
+      if (adopting) await adopting;
+      const owned = this.#owned.get(volume);
+      if (owned?.serving) return owned.change(change, opId);
+      const reply = await this.#forward(this.#ownerFor(volume), volume, deadline, (id) => ({ t: 'change', id, volume, opId, change }));
+      return 'change' in reply ? reply.change : unexpected(reply);
+    });
+  }
+
+  /** A fresh op id for a change: a multiple of OPS_PER_CHANGE, so that its ops' ids follow it. */
+  newChangeId(): number {
+    return Math.floor(this.#ports.random.next() * 2 ** 43) * OPS_PER_CHANGE;
+  }
+
+  /** Reads from `volume` at its owner: what every change acked before it made (read-your-writes). */
+  query(volume: number, query: FsQuery): Promise<QueryResult> {
+    return this.#retrying(volume, 'answered the query', async (deadline) => {
+      const adopting = this.#adopting.get(volume);
+      if (adopting) await adopting;
+      const owned = this.#owned.get(volume);
+      if (owned?.serving) return owned.query(query);
+      const reply = await this.#forward(this.#ownerFor(volume), volume, deadline, (id) => ({ t: 'query', id, volume, query }));
+      return 'query' in reply ? reply.query : unexpected(reply);
+    });
+  }
+
+  /** Runs `attempt` until it succeeds, fails for good, or the op timeout passes (retrying at the next owner). */
+  async #retrying<T>(volume: number, what: string, attempt: (deadline: number) => Promise<T>): Promise<T> {
     if (!this.options.volumes.includes(volume)) {
       throw new NodeError('EINVAL', `volume ${volume} is not one of this cluster's volumes`, { volume });
     }
-    const opId = Math.floor(this.#ports.random.next() * 2 ** 53);
     const deadline = this.#ports.clock.now() + this.options.opTimeoutMs;
-    for (let attempt = 0; ; attempt++) {
+    for (let tries = 0; ; tries++) {
       const stopped = this.#stopped.get(volume);
       if (stopped) throw stopped;
       try {
-        return await this.#attempt(volume, opId, op, deadline);
+        return await attempt(deadline);
       } catch (error) {
         if (!(error instanceof NodeError) || !RETRYABLE.has(error.code)) throw error;
       }
       if (this.#ports.clock.now() >= deadline) {
-        throw new NodeError('ETIMEDOUT', `volume ${volume}: no owner acked the op within ${this.options.opTimeoutMs} ms`, { volume });
+        throw new NodeError('ETIMEDOUT', `volume ${volume}: no owner ${what} within ${this.options.opTimeoutMs} ms`, { volume });
       }
-      await this.#sleep(Math.min(25 * 2 ** attempt, this.options.heartbeatMs * 2));
+      await this.#sleep(Math.min(25 * 2 ** tries, this.options.heartbeatMs * 2));
     }
   }
 
-  async #attempt(volume: number, opId: number, op: Op, deadline: number): Promise<number> {
-    const adopting = this.#adopting.get(volume);
-    if (adopting) await adopting;
-    const owned = this.#owned.get(volume);
-    if (owned?.serving) return owned.submit(op, opId);
+  #ownerFor(volume: number): NodeId {
     const owner = this.#ownerOf(volume);
     if (!owner) throw new NodeError('ENOTOWNER', `volume ${volume} has no known owner yet`, { volume });
-    return this.#forward(owner, volume, opId, op, deadline);
+    return owner;
   }
 
   #ownerOf(volume: number): NodeId | undefined {
@@ -223,33 +269,35 @@ export class Node {
     return best?.node;
   }
 
-  #forward(owner: NodeId, volume: number, opId: number, op: Op, deadline: number): Promise<number> {
+  /** Sends a request to the owner; resolves to its reply, rejects with its (revived) error. */
+  #forward(owner: NodeId, volume: number, deadline: number, request: (id: number) => Message): Promise<Reply> {
     const id = this.#nextRequest++;
-    return new Promise<number>((resolve, reject) => {
+    return new Promise<Reply>((resolve, reject) => {
       const wait = Math.max(1, Math.min(deadline - this.#ports.clock.now(), this.options.hangTimeoutMs * 2));
       const timer = this.#ports.clock.after(wait, () => settle(new NodeError('ENOTOWNER', `owner ${owner} did not answer`, { volume })));
-      const settle = (result: number | Error) => {
+      const settle = (result: Reply | Error) => {
         if (!this.#requests.delete(id)) return;
         timer.cancel();
-        if (typeof result === 'number') resolve(result);
-        else reject(result);
+        if (result instanceof Error) reject(result);
+        else resolve(result);
       };
-      this.#requests.set(id, { peer: owner, volume, resolve: settle, reject: settle });
-      if (!this.#send(owner, { t: 'op', id, volume, opId, op })) settle(new NodeError('ENOTOWNER', `owner ${owner} is not connected`, { volume }));
+      this.#requests.set(id, { peer: owner, volume, settle });
+      if (!this.#send(owner, request(id))) settle(new NodeError('ENOTOWNER', `owner ${owner} is not connected`, { volume }));
     });
   }
 
-  async #serveForPeer(from: NodeId, message: Extract<Message, { t: 'op' }>): Promise<void> {
+  async #serveForPeer(from: NodeId, message: Extract<Message, { t: 'change' | 'query' }>): Promise<void> {
     let reply: Message;
     try {
       const adopting = this.#adopting.get(message.volume);
       if (adopting) await adopting;
       const owned = this.#owned.get(message.volume);
       if (!owned?.serving) throw new NodeError('ENOTOWNER', `volume ${message.volume} is not owned by ${this.id}`, { volume: message.volume });
-      reply = { t: 'opResult', id: message.id, lsn: await owned.submit(message.op, message.opId) };
+      reply = message.t === 'change'
+        ? { t: 'result', id: message.id, change: await owned.change(message.change, message.opId) }
+        : { t: 'result', id: message.id, query: await owned.query(message.query) };
     } catch (error) {
-      const code: NodeErrorCode = error instanceof NodeError ? error.code : 'EINVAL';
-      reply = { t: 'opResult', id: message.id, error: { code, message: error instanceof Error ? error.message : String(error) } };
+      reply = { t: 'result', id: message.id, error: wireError(error) };
     }
     this.#send(from, reply);
   }
@@ -271,6 +319,7 @@ export class Node {
         peer.owns = message.owns;
         peer.adopts = message.adopts;
         this.#keeper.onOwnerHeartbeat(from, message.partners);
+        for (const [volume, epoch] of message.owns) this.#keeper.onOwnerClaim(from, volume, epoch);
         return;
       }
       case 'pair':
@@ -287,14 +336,14 @@ export class Node {
       case 'handover':
         void this.#adoptVolume(message.volume, 'free', from);
         return;
-      case 'op':
+      case 'change':
+      case 'query':
         void this.#serveForPeer(from, message);
         return;
-      case 'opResult': {
+      case 'result': {
         const request = this.#requests.get(message.id);
         if (!request || request.peer !== from) return;
-        if ('lsn' in message) request.resolve(message.lsn);
-        else request.reject(new NodeError(message.error.code, message.error.message));
+        request.settle('error' in message ? reviveError(message.error) : message);
         return;
       }
     }
@@ -322,7 +371,7 @@ export class Node {
   /** Ops forwarded to `peer` will get no answer: retry them now (at the next owner). */
   #abandonRequests(peer: NodeId, why: string, volume?: number): void {
     for (const request of [...this.#requests.values()]) {
-      if (request.peer === peer && (volume === undefined || request.volume === volume)) request.reject(new NodeError('ENOTOWNER', why));
+      if (request.peer === peer && (volume === undefined || request.volume === volume)) request.settle(new NodeError('ENOTOWNER', why));
     }
   }
 

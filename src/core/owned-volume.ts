@@ -2,8 +2,11 @@
 // the flush path (apply acked records in LSN order, record applied, trim journal and mirror).
 import { encodeRecord } from '../record/codec.js';
 import type { Op } from '../record/types.js';
-import { FencedError, MediumError, NodeError, type NodeErrorCode } from '../errors.js';
+import { FencedError, FsError, MediumError, NodeError, type NodeErrorCode } from '../errors.js';
 import { nextBatch } from './batch.js';
+import { plan } from './fs-plan.js';
+import { REQUEST_BYTES, type ChangeResult, type FsChange, type FsQuery, type QueryResult } from './fs-request.js';
+import { components, Namespace, NeedsLoad } from './namespace.js';
 import type { Message } from './messages.js';
 import type { NodeOptions } from './options.js';
 import type { HeldLock, LsnOp, NodeId, Ports, StoredRecord } from './ports.js';
@@ -32,8 +35,23 @@ interface Pending {
   readonly frame: Uint8Array;
   journaled: boolean;
   acked: boolean;
+  /** The last op of its change: a change's records are journaled and mirrored together. */
+  readonly last: boolean;
+  /** What the change returns (on its last record). */
+  readonly value?: number | string;
+  /** Takes the op back out of the namespace (see #repairAfterJournalFailure). */
+  undo?: () => void;
   readonly done: Promise<number>;
   resolve(lsn: number): void;
+  reject(error: Error): void;
+}
+
+/** A change waiting in the owner's queue. */
+interface Queued {
+  readonly change: FsChange;
+  readonly opId: number;
+  readonly deadline: number;
+  resolve(admitted: Pending | number | ChangeResult): void;
   reject(error: Error): void;
 }
 
@@ -92,6 +110,12 @@ export class OwnedVolume {
   /** A flush is due after flushDelayMs (see #kickFlusher). */
   #flushTimer?: { cancel(): void };
   #flushFailures = 0;
+  /** Readers and loads waiting for the medium to hold an LSN: the flusher runs for them at once. */
+  #appliedWaiters: Array<{ lsn: number; resolve(): void; reject(error: Error): void }> = [];
+  /** The owner's view of the volume's tree, which changes are checked against. */
+  readonly #namespace: Namespace;
+  /** Changes that could not be planned at once (a load, backpressure, a repair) wait here, in order. */
+  #queue: Queued[] = [];
   #trims: Promise<void> = Promise.resolve();
   /** The highest flushed LSN not yet trimmed from journal and mirror; 0 when none waits. */
   #trimUpTo = 0;
@@ -111,6 +135,12 @@ export class OwnedVolume {
     this.#nextLsn = base + 1;
     this.#applied = base;
     for (const [opId, lsn] of known) this.#remember(opId, lsn);
+    const medium = host.ports.medium;
+    this.#namespace = new Namespace({
+      applied: (lsn) => this.#whenApplied(lsn),
+      list: (path) => medium.list(volume, path),
+      stat: (path) => medium.stat(volume, path),
+    }, base);
     lock.onLost(() => this.fence());
   }
 
@@ -149,21 +179,176 @@ export class OwnedVolume {
   // ------------------------------------------------------------------------------------------
   // Write path
 
-  /** Accepts an op; resolves to its LSN once it is acked. */
-  async submit(op: Op, opId: number): Promise<number> {
-    const { journalCapBytes, opTimeoutMs } = this.#host.options;
-    const deadline = this.#host.ports.clock.now() + opTimeoutMs;
-    for (;;) {
-      const seen = this.#seen.get(opId);
-      if (seen !== undefined) return typeof seen === 'number' ? seen : seen.done;
-      if (this.#state === 'repairing') await new Promise<void>((resume) => this.#waiting.push(resume));
-      else if (this.#acceptsOps() && this.#unflushedBytes >= journalCapBytes) await this.#roomUnderCap(deadline);
-      else break;
+  /**
+   * Accepts a change: checks it with Node's semantics (FsError when it is refused), gives its ops
+   * LSNs, and resolves once they are acked. `opId` names the change, so a retry is recognised.
+   */
+  async change(change: FsChange, opId: number): Promise<ChangeResult> {
+    const seen = this.#seen.get(opId);
+    if (seen !== undefined) return this.#result(seen);
+    // The common case plans at once, in the caller's turn; the rest queue, in order.
+    if (this.#queue.length === 0 && this.#acceptsOps() && !this.#journalFull()) {
+      try {
+        return await this.#result(this.#planAndAssign(change, opId));
+      } catch (error) {
+        if (!(error instanceof NeedsLoad)) throw error;
+      }
     }
-    // Nothing is awaited between the checks above and the LSN below: ops that waited for room
-    // together cannot all slip under the cap at once.
-    if (!this.#acceptsOps()) throw new NodeError('ENOTOWNER', `volume ${this.volume} is no longer owned here`, { volume: this.volume });
-    return this.#assign(op, opId).done;
+    const deadline = this.#host.ports.clock.now() + this.#host.options.opTimeoutMs;
+    const admitted = new Promise<Pending | number | ChangeResult>((resolve, reject) => {
+      this.#queue.push({ change, opId, deadline, resolve, reject });
+    });
+    if (this.#queue.length === 1) void this.#admitQueued();
+    return this.#result(await admitted);
+  }
+
+  /** An applied op (its LSN), a pending one, or a change that needed no op, as a change's result. */
+  async #result(seen: Pending | number | ChangeResult): Promise<ChangeResult> {
+    if (typeof seen === 'number') return { lsn: seen };
+    if (!('done' in seen)) return seen;
+    const lsn = await seen.done;
+    return seen.value === undefined ? { lsn } : { lsn, value: seen.value };
+  }
+
+  /**
+   * Admits queued changes in order. Those that can be planned now are assigned in one turn, so
+   * that they share a group commit; the queue waits on the first that cannot (a repair, room
+   * under the cap, a load).
+   */
+  async #admitQueued(): Promise<void> {
+    while (this.#queue.length > 0) {
+      const wait = this.#admitFirst(this.#queue[0]!);
+      if (wait) await wait;
+      else this.#queue.shift();
+    }
+  }
+
+  /** Settles the change, or says what to wait for before trying it again. */
+  #admitFirst(queued: Queued): Promise<void> | undefined {
+    const seen = this.#seen.get(queued.opId);
+    if (seen !== undefined) return void queued.resolve(seen);
+    if (this.#state === 'repairing') return new Promise<void>((resume) => this.#waiting.push(resume));
+    if (this.#acceptsOps() && this.#journalFull()) {
+      // Nothing is awaited between this check and the LSNs: ops that waited for room together
+      // cannot all slip under the cap at once.
+      return this.#roomUnderCap(queued.deadline).catch((error: Error) => {
+        this.#queue.shift();
+        queued.reject(error);
+      });
+    }
+    try {
+      queued.resolve(this.#planAndAssign(queued.change, queued.opId));
+      return undefined;
+    } catch (error) {
+      if (error instanceof NeedsLoad) return this.#loadFor(queued, error);
+      queued.reject(error instanceof Error ? error : new Error(String(error)));
+      return undefined;
+    }
+  }
+
+  /** A load for a queued change. The medium failing to read counts as a failed flush: broken I/O hands the volume over. */
+  async #loadFor(queued: Queued, needs: NeedsLoad): Promise<void> {
+    try {
+      await needs.load();
+    } catch (error) {
+      if (error instanceof MediumError) {
+        this.#flushFailed(error);
+        await new Promise<void>((retry) => this.#host.ports.clock.after(this.#host.options.flushRetryMs, retry));
+      } else {
+        this.#queue.shift();
+        queued.reject(error instanceof Error ? error : new Error(String(error)));
+      }
+    }
+  }
+
+  /** Plans the change against the namespace and gives its ops LSNs; throws NeedsLoad or FsError. */
+  #planAndAssign(change: FsChange, opId: number): Pending | ChangeResult {
+    if (!this.#acceptsOps()) throw this.#movedError();
+    const { ops, value } = plan(this.#namespace, change);
+    if (ops.length === 0) return value === undefined ? { lsn: 0 } : { lsn: 0, value }; // nothing to do: no LSN
+    // Every frame is made before any op gets its LSN: a frame that cannot be made (bad input)
+    // refuses the whole change, and takes no LSN.
+    const first = this.#nextLsn;
+    const frames = ops.map((op, i) => encodeRecord({ volume: this.volume, epoch: this.epoch, lsn: first + i, opId: opId + i, op }));
+    let last!: Pending;
+    ops.forEach((op, i) => {
+      last = this.#assign(op, opId + i, frames[i]!, value, i === ops.length - 1);
+      last.undo = this.#namespace.apply(op, last.lsn);
+    });
+    this.#remember(opId, last);
+    return last;
+  }
+
+  /**
+   * Answers a query from the namespace and, for file bytes, from the medium once it holds every
+   * acked op on the file (the flusher runs for it at once): read-your-writes, before the flush.
+   */
+  async query(query: FsQuery): Promise<QueryResult> {
+    for (;;) {
+      if (this.#state === 'repairing') await new Promise<void>((resume) => this.#waiting.push(resume));
+      if (!this.serving) throw this.#movedError();
+      try {
+        const result = await this.#answer(query);
+        if (result) return result;
+      } catch (error) {
+        if (!(error instanceof NeedsLoad)) throw error;
+        await error.load();
+      }
+    }
+  }
+
+  /** Undefined when the file moved while it was read: answer again. */
+  async #answer(query: FsQuery): Promise<QueryResult | undefined> {
+    const ns = this.#namespace;
+    const fail = (code: 'ENOENT' | 'ENOTDIR' | 'EISDIR'): never => {
+      throw new FsError(code, query.kind === 'readdir' ? 'scandir' : query.kind === 'read' ? 'open' : 'stat', query.path);
+    };
+    const at = ns.locate(query.path);
+    if (at.state !== 'found') return fail(at.state === 'missing' ? 'ENOENT' : 'ENOTDIR');
+    const entry = at.entry ?? fail('ENOENT');
+    switch (query.kind) {
+      case 'stat':
+        return { kind: 'stat', stat: ns.stat(entry, query.path) };
+      case 'readdir': {
+        if (entry.kind !== 'directory') return fail('ENOTDIR');
+        const children = ns.children(entry, components(query.path));
+        const entries = [...children].map(([name, child]) => [name, child.kind] as const).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+        return { kind: 'readdir', entries };
+      }
+      case 'read': {
+        if (entry.kind !== 'file') return fail('EISDIR');
+        const size = ns.size(entry, query.path);
+        await this.#whenApplied(Math.min(Math.max(entry.lsn, ns.barrier), this.#ackedThrough()));
+        const data = await this.#host.ports.medium.read(this.volume, query.path, query.offset, Math.min(query.length, REQUEST_BYTES));
+        return data && { kind: 'read', data, size };
+      }
+    }
+  }
+
+  /** The highest acked LSN: what a reader may see. */
+  #ackedThrough(): number {
+    return this.#ackedCount > 0 ? this.#records[this.#ackedCount - 1]!.lsn : this.#applied;
+  }
+
+  /** Resolves once the medium holds every op through `lsn`; the flusher runs for it at once. */
+  #whenApplied(lsn: number): Promise<void> {
+    if (lsn <= this.#applied) return Promise.resolve();
+    if (ENDED.has(this.#state)) return Promise.reject(this.#movedError());
+    return new Promise<void>((resolve, reject) => {
+      // A flush that cannot succeed (a full quota) must not hang a reader for ever.
+      const { opTimeoutMs } = this.#host.options;
+      const timer = this.#host.ports.clock.after(opTimeoutMs, () => {
+        this.#appliedWaiters = this.#appliedWaiters.filter((w) => w !== waiter);
+        reject(new NodeError('ETIMEDOUT', `volume ${this.volume}: the medium did not take LSN ${lsn} within ${opTimeoutMs} ms`, { volume: this.volume }));
+      });
+      const waiter = { lsn, resolve: () => (timer.cancel(), resolve()), reject: (error: Error) => (timer.cancel(), reject(error)) };
+      this.#appliedWaiters.push(waiter);
+      this.#kickFlusher();
+    });
+  }
+
+  #movedError(): NodeError {
+    return new NodeError('ENOTOWNER', `volume ${this.volume} moved to another node; retry there`, { volume: this.volume });
   }
 
   /** Backpressure: waits until a flush frees room under the journal cap; fails at `deadline`. */
@@ -184,20 +369,23 @@ export class OwnedVolume {
     });
   }
 
+  /** Backpressure: the unflushed records fill the journal cap; new ops wait for the flusher. */
+  #journalFull(): boolean {
+    return this.#unflushedBytes >= this.#host.options.journalCapBytes;
+  }
+
   /** Whether new ops may get an LSN now. */
   #acceptsOps(): boolean {
     return this.#state === 'serving' && !this.#lock.lost;
   }
 
-  #assign(op: Op, opId: number): Pending {
-    const lsn = this.#nextLsn;
-    const frame = encodeRecord({ volume: this.volume, epoch: this.epoch, lsn, opId, op }); // throws on bad input
-    this.#nextLsn++;
-    const record: Pending = { lsn, epoch: this.epoch, opId, op, frame, journaled: false, acked: false, ...deferred() };
+  /** `value` marks the change's last op (undefined for the others: see Pending.last). */
+  #assign(op: Op, opId: number, frame: Uint8Array, value: number | string | undefined, last = true): Pending {
+    const lsn = this.#nextLsn++;
+    const record: Pending = { lsn, epoch: this.epoch, opId, op, frame, journaled: false, acked: false, last, value, ...deferred() };
     this.#records.push(record);
     this.#unflushedBytes += frame.length;
     this.#group.push(record);
-    this.#remember(opId, record);
     if (!this.#groupScheduled) {
       this.#groupScheduled = true;
       // Ops submitted in the same turn share one journal transaction and one link message.
@@ -217,7 +405,10 @@ export class OwnedVolume {
   #commitGroups(): void {
     this.#groupScheduled = false;
     while (this.#group.length > 0) {
-      void this.#commitGroup(this.#group.splice(0, this.#host.options.groupMaxRecords));
+      // A group ends with a change: a change's records are stored and mirrored all or none.
+      let size = Math.min(this.#host.options.groupMaxRecords, this.#group.length);
+      while (!this.#group[size - 1]!.last) size++;
+      void this.#commitGroup(this.#group.splice(0, size));
     }
   }
 
@@ -299,6 +490,8 @@ export class OwnedVolume {
     for (const record of failed) this.#seen.delete(record.opId);
     this.#nextLsn = (this.#records.at(-1)?.lsn ?? this.#applied) + 1;
     const lastKept = this.#nextLsn - 1;
+    // The namespace holds the failed ops' effects: take them back, newest first.
+    for (const record of [...failed].reverse()) record.undo?.();
     if (this.#host.options.mirrorConcurrently && failed.length > 0 && !(await this.#raiseEpoch(lastKept))) {
       for (const record of failed) record.reject(new NodeError('ENOTOWNER', `volume ${this.volume}: the journal write failed and the volume moves on; retry there`, { volume: this.volume }));
       return;
@@ -407,7 +600,7 @@ export class OwnedVolume {
 
   #flushDue(): boolean {
     const { flushDelayMs, batchMaxOps, batchMaxBytes, journalCapBytes } = this.#host.options;
-    return flushDelayMs <= 0 || this.#state === 'draining' || this.#ackedCount >= batchMaxOps
+    return flushDelayMs <= 0 || this.#state === 'draining' || this.#ackedCount >= batchMaxOps || this.#appliedWaiters.length > 0
       || this.#unflushedBytes >= Math.min(batchMaxBytes, journalCapBytes / 2);
   }
 
@@ -462,9 +655,16 @@ export class OwnedVolume {
     this.#applied = last;
     this.#freed(this.#records.splice(0, batch.length));
     this.#ackedCount -= batch.length;
-    for (const item of batch) this.#seen.set(item.opId, item.lsn);
+    for (const item of batch) if (this.#seen.has(item.opId)) this.#seen.set(item.opId, item.lsn);
+    this.#wakeAppliedWaiters();
     this.#trim(last);
     return true;
+  }
+
+  #wakeAppliedWaiters(): void {
+    const waiting = this.#appliedWaiters;
+    this.#appliedWaiters = waiting.filter((waiter) => waiter.lsn > this.#applied);
+    for (const waiter of waiting) if (waiter.lsn <= this.#applied) waiter.resolve();
   }
 
   /** Records left the journal's unflushed set: wake ops waiting for room. */
@@ -561,6 +761,7 @@ export class OwnedVolume {
     this.#group = [];
     for (const resume of this.#waiting.splice(0)) resume();
     for (const drained of this.#onDrained.splice(0)) drained();
+    for (const waiter of this.#appliedWaiters.splice(0)) waiter.reject(this.#movedError());
     this.#lock.release();
     this.#host.released(this.volume, why);
   }

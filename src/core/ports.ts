@@ -85,6 +85,22 @@ export interface LsnOp {
   readonly op: Op;
 }
 
+/** What the medium holds at a path. Times are milliseconds since the Unix epoch. */
+export interface EntryStat {
+  readonly kind: 'file' | 'directory';
+  /** Bytes for a file; 0 for a directory. */
+  readonly size: number;
+  /** Set by set-times ops; otherwise the medium's own time for the entry (a directory: 0). */
+  readonly atimeMs: number;
+  readonly mtimeMs: number;
+}
+
+/** One entry of a directory listing. */
+export interface DirEntry {
+  readonly name: string;
+  readonly kind: 'file' | 'directory';
+}
+
 /**
  * The medium (OPFS in a browser). Ops are applied with replay-safe semantics, so that a batch
  * cut short by a crash can be applied again from its start:
@@ -114,6 +130,17 @@ export interface Medium {
    * Remembers each applied op's id at its LSN (see ClaimedState.recent) durably with the op.
    */
   apply(volume: number, epoch: number, ops: readonly LsnOp[]): Promise<void>;
+  /**
+   * Reads: what the medium holds now (ops up to its applied position, and possibly a batch in
+   * progress). Only the owner's fs layer reads, and it waits for the flush of what it needs first.
+   * A volume's root ("/") always exists. Undefined when nothing (or, for read and list, not a
+   * file or not a directory) is at `path`.
+   */
+  stat(volume: number, path: string): Promise<EntryStat | undefined>;
+  /** The entries of a directory, sorted by name (code unit order). */
+  list(volume: number, path: string): Promise<DirEntry[] | undefined>;
+  /** Up to `length` bytes of a file from `offset` (fewer at its end). */
+  read(volume: number, path: string, offset: number, length: number): Promise<Uint8Array | undefined>;
 }
 
 // ---------------------------------------------------------------------------------------------

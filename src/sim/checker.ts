@@ -15,6 +15,7 @@ import { decodeRecord } from '../record/codec.js';
 import { crc32c } from '../record/crc32c.js';
 import type { Op } from '../record/types.js';
 import type { NodeId, StoredRecord, VolumeState } from '../core/ports.js';
+import { OPS_PER_CHANGE } from '../core/fs-request.js';
 import { MemoryFs } from './memory-fs.js';
 import type { World, WorldObserver } from './world.js';
 
@@ -46,6 +47,8 @@ interface VolumeTrack {
   /** The highest LSN ever applied, and the LSN applied last (lower while a batch is replayed). */
   highest: number;
   position: number;
+  /** The op id applied at each LSN. */
+  opIdAt: Map<number, number>;
   /** The model: every LSN's op applied once, in order, up to `highest`. */
   model: MemoryFs;
 }
@@ -59,8 +62,8 @@ export interface OwnerView {
   readonly partner?: NodeId;
 }
 
-/** Error codes that tell a client its op was not applied and never will be. */
-const FAILED = new Set(['EIO', 'ENOSPC', 'EINVAL']);
+/** Error codes that tell a client its op was not applied and never will be (an owner's refusals among them). */
+const FAILED = new Set(['EIO', 'ENOSPC', 'EINVAL', 'ENOENT', 'EEXIST', 'ENOTDIR', 'EISDIR', 'ENOTEMPTY']);
 
 export class Checker implements WorldObserver {
   readonly violations: string[] = [];
@@ -73,6 +76,11 @@ export class Checker implements WorldObserver {
   /** Keys of ops whose clients were told they failed, and of ops applied, per volume. */
   #failed = new Map<number, Set<string>>();
   #appliedKeys = new Map<number, Set<string>>();
+  /** Per volume: the op ids that name the fs-layer changes clients submitted, acked, failed, applied. */
+  #changes = new Map<number, Set<number>>();
+  #ackedChanges: Array<{ volume: number; lsn: number; changeId: number }> = [];
+  #failedChanges = new Map<number, Set<number>>();
+  #appliedChanges = new Map<number, Set<number>>();
   /** The node that wrote each "volume:epoch". */
   #writers = new Map<string, NodeId>();
   /** Frames decoded once: the op key they hold. */
@@ -92,8 +100,25 @@ export class Checker implements WorldObserver {
 
   #track(volume: number): VolumeTrack {
     let track = this.#volumes.get(volume);
-    if (!track) this.#volumes.set(volume, (track = { opAt: new Map(), ops: new Map(), highest: 0, position: 0, model: new MemoryFs() }));
+    if (!track) this.#volumes.set(volume, (track = { opAt: new Map(), opIdAt: new Map(), ops: new Map(), highest: 0, position: 0, model: new MemoryFs() }));
     return track;
+  }
+
+  /** A client submitted a change (fs layer): the ops with op ids from `changeId` are its. */
+  submittedChange(volume: number, changeId: number): void {
+    setOf(this.#changes, volume).add(changeId);
+  }
+
+  /** A change was acked at `lsn` (its last op): that op must reach the medium, never skipped. */
+  ackedChange(volume: number, lsn: number, changeId: number): void {
+    this.#ackedChanges.push({ volume, lsn, changeId });
+  }
+
+  /** A change's client was told it failed: if the code says none of its ops was applied, none ever may be. */
+  failedChange(volume: number, changeId: number, code: string): void {
+    if (!FAILED.has(code)) return;
+    setOf(this.#failedChanges, volume).add(changeId);
+    if (this.#appliedChanges.get(volume)?.has(changeId)) this.#violation(`exactly-once: volume ${volume}: change ${changeId} was applied, yet its client was told it failed (${code})`);
   }
 
   submitted(volume: number, op: Op): void {
@@ -133,7 +158,13 @@ export class Checker implements WorldObserver {
 
   applied(volume: number, lsn: number, op: Op, opId: number): void {
     const key = opKey(op);
-    if (!this.#submitted.get(volume)?.has(key)) {
+    const changeId = opId - (opId % OPS_PER_CHANGE);
+    const change = this.#changes.get(volume)?.has(changeId) === true;
+    if (change) {
+      setOf(this.#appliedChanges, volume).add(changeId);
+      if (this.#failedChanges.get(volume)?.has(changeId)) this.#violation(`exactly-once: volume ${volume} LSN ${lsn}: change ${changeId} was applied, yet its client was told it failed`);
+    }
+    if (!change && !this.#submitted.get(volume)?.has(key)) {
       this.#violation(`invariant 4: volume ${volume} LSN ${lsn} applied an op no client submitted: ${key}`);
       return;
     }
@@ -142,8 +173,11 @@ export class Checker implements WorldObserver {
     const at = ids.get(opId);
     if (at !== undefined && at !== lsn) this.#violation(`exactly-once: volume ${volume}: op id ${opId} (${key}) applied at LSN ${at} and again at LSN ${lsn}`);
     ids.set(opId, lsn);
-    setOf(this.#appliedKeys, volume).add(key);
-    if (this.#failed.get(volume)?.has(key) && this.#submitted.get(volume)?.get(key) === 1) this.#violation(`exactly-once: volume ${volume} LSN ${lsn}: ${key} was applied, yet its client was told it failed`);
+    // A raw op is known by its content; a change's ops by their op ids (checked above).
+    if (!change) {
+      setOf(this.#appliedKeys, volume).add(key);
+      if (this.#failed.get(volume)?.has(key) && this.#submitted.get(volume)?.get(key) === 1) this.#violation(`exactly-once: volume ${volume} LSN ${lsn}: ${key} was applied, yet its client was told it failed`);
+    }
     const track = this.#track(volume);
     const earlier = track.opAt.get(lsn);
     if (earlier !== undefined && earlier !== key) this.#violation(`invariant 2: volume ${volume} LSN ${lsn} applied as ${key}, earlier as ${earlier}`);
@@ -151,8 +185,10 @@ export class Checker implements WorldObserver {
     if (lsn > track.highest) {
       track.highest = lsn;
       track.opAt.set(lsn, key);
+      track.opIdAt.set(lsn, opId);
       track.ops.set(lsn, op);
-      track.model.apply(op);
+      // The owner checked the op against the tree: the medium must never have to skip it.
+      if (!track.model.apply(op)) this.#violation(`skipped: volume ${volume} LSN ${lsn}: ${key} conflicts with the tree before it, so the medium skips it`);
     }
     track.position = lsn;
   }
@@ -270,6 +306,12 @@ export class Checker implements WorldObserver {
       const track = this.#track(volume);
       if (state.applied < lsn) this.#violation(`invariant 1: acked op at volume ${volume} LSN ${lsn} is not in the medium (applied ${state.applied})`);
       else if (track.opAt.get(lsn) !== key) this.#violation(`invariant 1: acked op at volume ${volume} LSN ${lsn} was skipped: ${track.opAt.get(lsn) ?? 'nothing'} was applied there`);
+    }
+    for (const { volume, lsn, changeId } of this.#ackedChanges) {
+      const applied = this.#world.volume(volume).state.applied;
+      const opId = this.#track(volume).opIdAt.get(lsn);
+      if (applied < lsn) this.#violation(`invariant 1: acked change at volume ${volume} LSN ${lsn} is not in the medium (applied ${applied})`);
+      else if (opId === undefined || opId - (opId % OPS_PER_CHANGE) !== changeId) this.#violation(`invariant 1: acked change ${changeId} at volume ${volume} LSN ${lsn} was skipped: op id ${opId ?? 'none'} was applied there`);
     }
     for (const [volume, track] of this.#volumes) {
       const shared = this.#world.volume(volume);

@@ -3,9 +3,10 @@
 import { Node, type NodeEvent } from '../core/node.js';
 import type { NodeOptions } from '../core/options.js';
 import type { NodeId, Ports } from '../core/ports.js';
-import { NodeError } from '../errors.js';
+import { FsError, NodeError } from '../errors.js';
 import type { Op } from '../record/types.js';
 import type { Message } from '../core/messages.js';
+import type { ChangeResult, FsChange, FsQuery, QueryResult } from '../core/fs-request.js';
 import { Checker, opKey } from './checker.js';
 import { Rng } from './rng.js';
 import { Scheduler } from './scheduler.js';
@@ -71,12 +72,12 @@ export class SimCluster {
 
   /** Ops and their acks on the wire: a forwarded op's ack is checked when its owner sends it. */
   #watchWire(from: NodeId, to: NodeId, message: Message): void {
-    if (message.t === 'op') {
-      this.#forwarded.set(`${from}:${message.id}`, { volume: message.volume, op: message.op });
-      this.#forwardedKeys.add(opKey(message.op));
-    } else if (message.t === 'opResult' && 'lsn' in message) {
+    if (message.t === 'change' && message.change.kind === 'op') {
+      this.#forwarded.set(`${from}:${message.id}`, { volume: message.volume, op: message.change.op });
+      this.#forwardedKeys.add(opKey(message.change.op));
+    } else if (message.t === 'result' && 'change' in message) {
       const forwarded = this.#forwarded.get(`${to}:${message.id}`);
-      if (forwarded) this.#checkAck(from, forwarded.volume, message.lsn, forwarded.op);
+      if (forwarded && message.change.lsn > 0) this.#checkAck(from, forwarded.volume, message.change.lsn, forwarded.op);
     }
   }
 
@@ -152,6 +153,7 @@ export class SimCluster {
         (lsn) => {
           this.stats.acked++;
           submitted.lsn = lsn;
+          if (lsn === 0) return lsn; // the op had nothing to do (a rename onto itself): no LSN
           // Served here (never forwarded): this is the owner's ack moment.
           if (!this.#forwardedKeys.has(opKey(op))) this.#checkAck(at, volume, lsn, op);
           this.checker.acked(volume, lsn, op);
@@ -160,7 +162,7 @@ export class SimCluster {
         (error) => {
           this.stats.failed++;
           submitted.error = error;
-          if (error instanceof NodeError) this.checker.failed(volume, op, error.code);
+          if (error instanceof NodeError || error instanceof FsError) this.checker.failed(volume, op, error.code);
           else this.note(`client error that is not a NodeError: ${String(error)}`);
           throw error;
         },
@@ -168,6 +170,35 @@ export class SimCluster {
     };
     submitted.done.catch(() => {});
     return submitted;
+  }
+
+  /** A client at node `at` makes an fs change to `volume` (checked with Node's semantics at the owner). */
+  change(at: NodeId, volume: number, change: FsChange): Promise<ChangeResult> {
+    const node = this.node(at);
+    const opId = node.newChangeId();
+    this.checker.submittedChange(volume, opId);
+    this.stats.submitted++;
+    this.#outstanding.set(at, (this.#outstanding.get(at) ?? 0) + 1);
+    const done = node.change(volume, change, opId).then(
+      (result) => {
+        this.stats.acked++;
+        if (result.lsn > 0) this.checker.ackedChange(volume, result.lsn, opId);
+        return result;
+      },
+      (error: unknown) => {
+        this.stats.failed++;
+        if (error instanceof NodeError || error instanceof FsError) this.checker.failedChange(volume, opId, error.code);
+        else this.note(`client error that is not a NodeError: ${String(error)}`);
+        throw error;
+      },
+    ).finally(() => this.#outstanding.set(at, this.#outstanding.get(at)! - 1));
+    done.catch(() => {});
+    return done;
+  }
+
+  /** A client at node `at` reads from `volume`. */
+  query(at: NodeId, volume: number, query: FsQuery): Promise<QueryResult> {
+    return this.node(at).query(volume, query);
   }
 
   /** Client ops still waiting at nodes that have not crashed. */

@@ -1,8 +1,11 @@
 // One volume's directory tree in memory: the simulator's medium, and the model the medium is
 // checked against. Ops are applied with the replay-safe semantics documented on `Medium`
 // (src/core/ports.ts). Plain TypeScript: no clocks, no browser or Node globals.
+import type { DirEntry, EntryStat } from '../core/ports.js';
 import type { Op } from '../record/types.js';
 import { crc32c } from '../record/crc32c.js';
+
+export type { DirEntry, EntryStat } from '../core/ports.js';
 
 interface FileEntry {
   readonly kind: 'file';
@@ -21,14 +24,6 @@ interface DirectoryEntry {
 }
 
 type Entry = FileEntry | DirectoryEntry;
-
-export interface EntryStat {
-  readonly kind: Entry['kind'];
-  /** Bytes for a file; 0 for a directory. */
-  readonly size: number;
-  readonly atimeMs: number;
-  readonly mtimeMs: number;
-}
 
 /** A directory entry and the name of one of its children (which may be missing). */
 interface Slot {
@@ -50,7 +45,8 @@ interface Slot {
 export class MemoryFs {
   #root: DirectoryEntry = newDirectory();
 
-  apply(op: Op): void {
+  /** False when the op was skipped: a conflict, or nothing there to act on (see the class comment). */
+  apply(op: Op): boolean {
     switch (op.type) {
       case 'write':
         return this.#write(op.path, op.offset, op.data, op.mtimeMs);
@@ -86,10 +82,11 @@ export class MemoryFs {
     return entry.buffer.slice(start, Math.min(start + length, entry.size));
   }
 
-  /** The sorted names in a directory; undefined when no directory is there. */
-  list(path: string): string[] | undefined {
+  /** A directory's entries, sorted by name in code unit order; undefined when no directory is there. */
+  list(path: string): DirEntry[] | undefined {
     const entry = this.#find(path);
-    return entry?.kind === 'directory' ? [...entry.children.keys()].sort() : undefined;
+    if (entry?.kind !== 'directory') return undefined;
+    return [...entry.children].sort(([a], [b]) => byCodeUnits(a, b)).map(([name, child]) => ({ name, kind: child.kind }));
   }
 
   /**
@@ -123,61 +120,70 @@ export class MemoryFs {
     return copy;
   }
 
-  #write(path: string, offset: number, data: Uint8Array, mtimeMs: number | undefined): void {
+  #write(path: string, offset: number, data: Uint8Array, mtimeMs: number | undefined): boolean {
     const file = this.#fileFor(path);
-    if (!file) return;
+    if (!file) return false;
     // An empty write writes nothing: like pwrite(2), it does not extend the file to `offset`.
     if (data.length > 0) {
       resize(file, Math.max(file.size, offset + data.length));
       file.buffer.set(data, offset);
     }
     touch(file, mtimeMs);
+    return true;
   }
 
-  #truncate(path: string, size: number, mtimeMs: number | undefined): void {
+  #truncate(path: string, size: number, mtimeMs: number | undefined): boolean {
     const file = this.#fileFor(path);
-    if (!file) return;
+    if (!file) return false;
     resize(file, size);
     touch(file, mtimeMs);
+    return true;
   }
 
-  #create(path: string, truncate: boolean, mtimeMs: number | undefined): void {
+  #create(path: string, truncate: boolean, mtimeMs: number | undefined): boolean {
     const file = this.#fileFor(path);
-    if (!file) return;
+    if (!file) return false;
     if (truncate) resize(file, 0);
     touch(file, mtimeMs);
+    return true;
   }
 
-  #mkdir(path: string): void {
+  #mkdir(path: string): boolean {
     // Parents are made even without `recursive`: the owner already refused a mkdir whose parent
     // was missing, so a missing parent here means a replay, where making it is what keeps it safe.
     const slot = this.#slot(path, true);
-    if (slot && !slot.parent.children.has(slot.name)) slot.parent.children.set(slot.name, newDirectory());
+    if (!slot || slot.parent.children.get(slot.name)?.kind === 'file') return false;
+    if (!slot.parent.children.has(slot.name)) slot.parent.children.set(slot.name, newDirectory());
+    return true;
   }
 
-  #rename(path: string, target: string): void {
+  #rename(path: string, target: string): boolean {
     const from = this.#slot(path, false);
     const entry = from && from.parent.children.get(from.name);
-    if (!from || !entry) return; // already moved by an earlier run of this op
-    if (isPrefix(components(path), components(target))) return; // onto itself, or into its own subtree
+    if (!from || !entry) return false; // already moved by an earlier run of this op
+    if (isPrefix(components(path), components(target))) return false; // onto itself, or into its own subtree
     // The source is not on the target's path, so making the target's parents cannot disturb it.
     const to = this.#slot(target, true);
-    if (!to) return;
+    if (!to) return false;
     from.parent.children.delete(from.name);
     to.parent.children.set(to.name, entry);
+    return true;
   }
 
-  #remove(path: string, removable: (entry: Entry) => boolean): void {
+  #remove(path: string, removable: (entry: Entry) => boolean): boolean {
     const slot = this.#slot(path, false);
     const entry = slot && slot.parent.children.get(slot.name);
-    if (slot && entry && removable(entry)) slot.parent.children.delete(slot.name);
+    if (!slot || !entry || !removable(entry)) return false;
+    slot.parent.children.delete(slot.name);
+    return true;
   }
 
-  #setTimes(path: string, atimeMs: number, mtimeMs: number): void {
+  #setTimes(path: string, atimeMs: number, mtimeMs: number): boolean {
     const entry = this.#find(path);
-    if (!entry) return;
+    if (!entry) return false;
     entry.atimeMs = atimeMs;
     entry.mtimeMs = mtimeMs;
+    return true;
   }
 
   /** The file at `path`, made (with its parents) if missing; undefined on a type conflict. */
@@ -239,6 +245,11 @@ export class MemoryFs {
 
 function components(path: string): string[] {
   return path.split('/').filter((part) => part !== '');
+}
+
+/** Compares strings by UTF-16 code unit (as `<` does), not by code point or locale. */
+function byCodeUnits(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 function isPrefix(prefix: readonly string[], names: readonly string[]): boolean {

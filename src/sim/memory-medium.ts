@@ -1,7 +1,9 @@
 // The medium in memory: one MemoryFs and one VolumeState per volume. Each call runs to its end
 // without awaiting anything, so an apply is never in progress when a claim starts and `claim`
 // has nothing to wait for. The simulator wraps this with fault injection.
-import { RECENT_OPS, type ClaimedState, type LsnOp, type Medium, type VolumeState } from '../core/ports.js';
+import {
+  RECENT_OPS, type ClaimedState, type DirEntry, type EntryStat, type LsnOp, type Medium, type VolumeState,
+} from '../core/ports.js';
 import { FencedError } from '../errors.js';
 import { MemoryFs } from './memory-fs.js';
 
@@ -37,6 +39,18 @@ export class MemoryMedium implements Medium {
     }
     const last = fresh.at(-1);
     if (last) entry.state = { ...entry.state, applied: last.lsn };
+  }
+
+  async stat(volume: number, path: string): Promise<EntryStat | undefined> {
+    return this.#volume(volume).fs.stat(path);
+  }
+
+  async list(volume: number, path: string): Promise<DirEntry[] | undefined> {
+    return this.#volume(volume).fs.list(path);
+  }
+
+  async read(volume: number, path: string, offset: number, length: number): Promise<Uint8Array | undefined> {
+    return this.#volume(volume).fs.read(path, offset, length);
   }
 
   /** The volume's tree, for reading and for comparing with a model (the live tree: do not apply to it). */

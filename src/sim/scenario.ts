@@ -7,6 +7,7 @@
 // while its records are mirrored, and data channels that stall under a live owner.
 import type { NodeId } from '../core/ports.js';
 import type { Op } from '../record/types.js';
+import type { FsChange } from '../core/fs-request.js';
 import { SimCluster, type MakeNode } from './cluster.js';
 import type { Rng } from './rng.js';
 import type { World } from './world.js';
@@ -57,6 +58,28 @@ function randomOp(rng: Rng, now: number): Op {
   return { type: 'setTimes', path, atimeMs: now, mtimeMs: now };
 }
 
+/** A change through the fs layer: Node's semantics, checked at the owner (many are refused). */
+function randomChange(rng: Rng, now: number): FsChange {
+  const path = rng.pick(PATHS);
+  const roll = rng.int(100);
+  if (roll < 45) {
+    const data = new Uint8Array(rng.int(rng.chance(0.1) ? 8192 : 512));
+    for (let i = 0; i < data.length; i += 97) data[i] = rng.int(256);
+    const append = rng.chance(0.3);
+    return {
+      kind: 'write', path, data, at: append ? 'end' : rng.int(2048), create: rng.chance(0.8),
+      exclusive: rng.chance(0.1), truncate: !append && rng.chance(0.5), mtimeMs: now,
+    };
+  }
+  if (roll < 52) return { kind: 'truncate', path, size: rng.int(2048), mtimeMs: now };
+  if (roll < 62) return { kind: 'mkdir', path: rng.pick(['/d', '/e', '/g', '/d/h']), recursive: rng.chance(0.5) };
+  if (roll < 74) return { kind: 'rename', path, target: rng.pick([...PATHS, '/g', '/d']) };
+  if (roll < 82) return { kind: 'unlink', path };
+  if (roll < 87) return { kind: 'rmdir', path: rng.pick(['/d', '/e', '/g']) };
+  if (roll < 94) return { kind: 'rm', path: rng.pick([...PATHS, '/d', '/e']), recursive: rng.chance(0.5), force: rng.chance(0.5) };
+  return { kind: 'utimes', path, atimeMs: now, mtimeMs: now };
+}
+
 export async function run(options: RunOptions): Promise<RunResult> {
   const cluster = new SimCluster({ seed: options.seed, makeNode: options.makeNode, node: {} });
   // A promise of the core that rejects with nobody to hear it is a bug of the core's: during a
@@ -100,7 +123,9 @@ async function runScenario(options: RunOptions, cluster: SimCluster): Promise<Ru
   const submit = () => {
     const from = cluster.up();
     if (from.length === 0 || cluster.inProgress() >= 16) return;
-    cluster.submit(rng.pick(from), rng.pick(cluster.volumes), randomOp(rng, scheduler.now));
+    // Raw ops (the medium's semantics) and fs changes (Node's) in one stream, on the same paths.
+    if (rng.chance(0.5)) void cluster.change(rng.pick(from), rng.pick(cluster.volumes), randomChange(rng, scheduler.now)).catch(() => {});
+    else cluster.submit(rng.pick(from), rng.pick(cluster.volumes), randomOp(rng, scheduler.now));
   };
 
   /** Ends a fault after `ms`; the next may start once the cluster had time to recover. */

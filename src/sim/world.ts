@@ -605,7 +605,18 @@ export class World {
           this.#applyStep(node, shared, volume, fresh, 0, (result) => settle(shared, result, resolve, reject));
         }));
       }),
+      // Reads take no mutex, as in OPFS: they may see part of a batch in progress.
+      stat: (volume, path) => this.io(node, latency(), () => this.#read(node, () => this.volume(volume).fs.stat(path))),
+      list: (volume, path) => this.io(node, latency(), () => this.#read(node, () => this.volume(volume).fs.list(path))),
+      read: (volume, path, offset, length) => this.io(node, latency(), () => this.#read(node, () => this.volume(volume).fs.read(path, offset, length))),
     };
+  }
+
+  /** A read of the medium: it fails as the node's medium I/O does, but a full medium still reads. */
+  #read<T>(node: NodeId, read: () => T): T {
+    const fault = this.#mediumFault(node);
+    if (fault && fault.code !== 'ENOSPC') throw fault;
+    return read();
   }
 
   /** One op of an apply job per event, so a crash can cut a batch short. */

@@ -44,7 +44,7 @@ class Clusters {
     const medium = await this.open();
     return {
       medium,
-      read: (volume, path) => medium.read(volume, path),
+      read: (volume, path) => medium.read(volume, path, 0, Infinity),
       exists: async (volume, path) => (await medium.stat(volume, path)) !== undefined,
     };
   }
@@ -139,9 +139,17 @@ async function slotSequence(directory: FileSystemDirectoryHandle, name: string):
 
 type SlotName = 'a' | 'b';
 
+interface DecodedSlot {
+  readonly name: SlotName;
+  readonly sequence: number;
+  readonly state: Record<string, unknown>;
+  /** The length of the encoded state (the slot's JSON body). */
+  readonly bodyBytes: number;
+}
+
 /** The newest valid state slot of VOLUME, decoded (the format is described in opfs-worker.ts). */
-async function newestSlot(directory: FileSystemDirectoryHandle): Promise<{ name: SlotName; sequence: number; state: Record<string, unknown> }> {
-  let newest: { name: SlotName; sequence: number; state: Record<string, unknown> } | undefined;
+async function newestSlot(directory: FileSystemDirectoryHandle): Promise<DecodedSlot> {
+  let newest: DecodedSlot | undefined;
   for (const name of ['a', 'b'] as const) {
     const handle = await directory.getFileHandle(`v${VOLUME}.state.${name}`).catch(() => undefined);
     const bytes = handle && new Uint8Array(await (await handle.getFile()).arrayBuffer());
@@ -150,7 +158,7 @@ async function newestSlot(directory: FileSystemDirectoryHandle): Promise<{ name:
     const body = bytes.subarray(24, 24 + view.getUint32(16, true));
     if (crc32c(body, crc32c(bytes.subarray(0, 20))) !== view.getUint32(20, true)) continue;
     const sequence = Number(view.getBigUint64(8, true));
-    if (!newest || sequence > newest.sequence) newest = { name, sequence, state: JSON.parse(new TextDecoder().decode(body)) };
+    if (!newest || sequence > newest.sequence) newest = { name, sequence, state: JSON.parse(new TextDecoder().decode(body)), bodyBytes: body.length };
   }
   if (!newest) throw new Error('no valid state slot');
   return newest;
@@ -169,6 +177,28 @@ async function writeSlot(directory: FileSystemDirectoryHandle, name: SlotName, s
   const writable = await (await directory.getFileHandle(`v${VOLUME}.state.${name}`, { create: true })).createWritable();
   await writable.write(bytes);
   await writable.close();
+}
+
+/** The times the newest state of VOLUME keeps, by path. */
+async function storedTimes(directory: FileSystemDirectoryHandle): Promise<Record<string, unknown>> {
+  return (await newestSlot(directory)).state.times as Record<string, unknown>;
+}
+
+/**
+ * Margin around a wall-clock window for a file's lastModified: a file system may keep times in
+ * whole seconds.
+ */
+const TIME_SLACK_MS = 1_000;
+
+/** Runs `work` and returns the wall-clock window it ran in, widened by TIME_SLACK_MS. */
+async function timed(work: () => Promise<unknown>): Promise<{ from: number; to: number }> {
+  const from = Date.now();
+  await work();
+  return { from: from - TIME_SLACK_MS, to: Date.now() + TIME_SLACK_MS };
+}
+
+function expectWithin(time: number | undefined, { from, to }: { from: number; to: number }, what: string): void {
+  expect(time !== undefined && time >= from && time <= to, `${what}: ${String(time)}, not within ${from}–${to}`).to.equal(true);
 }
 
 /** Chromium's FileSystemFileHandle.move(), missing from TypeScript's DOM lib. */
@@ -301,20 +331,22 @@ describe('OpfsMedium', () => {
         expect(claimed).to.deep.equal({ epoch: 2, applied: big.length, epochs: [{ epoch: 1, base: 0 }, { epoch: 2, base: big.length }], recent });
         const refused = await rejection(a.apply(VOLUME, 1, numbered(big.length + 1, [write('/big/0', 0, 'zombie')])));
         expect(refused).to.be.instanceOf(FencedError);
-        expect(sameBytes(await b.read(VOLUME, '/big/0'), noise(MiB, 1))).to.equal(true);
+        expect(sameBytes(await b.read(VOLUME, '/big/0', 0, Infinity), noise(MiB, 1))).to.equal(true);
       }));
 
       it('keeps the state and the files for a new instance (durability)', withClusters(access, async (set) => {
         const cluster = set.fresh();
         const first = await set.open(cluster);
         await first.claim(VOLUME, 1, 0);
-        await first.apply(VOLUME, 1, numbered(1, [write('/d/f', 0, 'hello', 1234), { type: 'setTimes', path: '/d', atimeMs: 5, mtimeMs: 6 }]));
+        const written = await timed(() => first.apply(VOLUME, 1, numbered(1, [write('/d/f', 0, 'hello', 1234), { type: 'setTimes', path: '/d', atimeMs: 5, mtimeMs: 6 }])));
         await first.claim(VOLUME, 3, 2);
         first.close();
         const second = await set.open(cluster);
         expect(await second.state(VOLUME)).to.deep.equal({ epoch: 3, applied: 2, epochs: [{ epoch: 1, base: 0 }, { epoch: 3, base: 2 }] });
-        expect(text(await second.read(VOLUME, '/d/f'))).to.equal('hello');
-        expect(await second.stat(VOLUME, '/d/f')).to.include({ kind: 'file', size: 5, mtimeMs: 1234 });
+        expect(text(await second.read(VOLUME, '/d/f', 0, Infinity))).to.equal('hello');
+        const file = await second.stat(VOLUME, '/d/f');
+        expect(file).to.include({ kind: 'file', size: 5 });
+        expectWithin(file?.mtimeMs, written, "the file's mtime, its lastModified");
         expect(await second.stat(VOLUME, '/d')).to.deep.equal({ kind: 'directory', size: 0, atimeMs: 5, mtimeMs: 6 });
       }));
 
@@ -346,7 +378,7 @@ describe('OpfsMedium', () => {
         // The next write goes over the damaged slot; the replayed op changes nothing.
         await medium.apply(VOLUME, 1, numbered(2, [write('/f', 3, 'two')]));
         expect(await medium.state(VOLUME)).to.include({ applied: 2 });
-        expect(text(await medium.read(VOLUME, '/f'))).to.equal('onetwo');
+        expect(text(await medium.read(VOLUME, '/f', 0, Infinity))).to.equal('onetwo');
         await damage(directory, `v${VOLUME}.state.a`);
         await damage(directory, `v${VOLUME}.state.b`);
         const error = await rejection(medium.state(VOLUME));
@@ -378,7 +410,7 @@ describe('OpfsMedium', () => {
             const model = new MemoryFs();
             for (const op of ops) model.apply(op);
             for (const path of ['/a', '/b']) {
-              const [together, oneByOne] = [await medium.read(VOLUME, path), await medium.read(VOLUME + 1, path)];
+              const [together, oneByOne] = [await medium.read(VOLUME, path, 0, Infinity), await medium.read(VOLUME + 1, path, 0, Infinity)];
               expect(sameBytes(together, oneByOne), `${path}: one batch vs one by one`).to.equal(true);
               expect(sameBytes(together, model.read(path, 0, Infinity)), `${path}: vs MemoryFs`).to.equal(true);
             }
@@ -396,9 +428,9 @@ describe('OpfsMedium', () => {
         const halves = [write('/joined', 0, two.subarray(0, MiB / 2)), write('/joined', MiB / 2, two.subarray(MiB / 2))];
         await medium.apply(VOLUME, 1, numbered(3, halves));
         const elapsed = performance.now() - started;
-        expect(sameBytes(await medium.read(VOLUME, '/one'), one)).to.equal(true);
-        expect(sameBytes(await medium.read(VOLUME, '/joined'), two)).to.equal(true);
-        const gap = await medium.read(VOLUME, '/gap');
+        expect(sameBytes(await medium.read(VOLUME, '/one', 0, Infinity), one)).to.equal(true);
+        expect(sameBytes(await medium.read(VOLUME, '/joined', 0, Infinity), two)).to.equal(true);
+        const gap = await medium.read(VOLUME, '/gap', 0, Infinity);
         expect(gap?.length).to.equal(4 * MiB + 7);
         expect(gap?.subarray(0, 3 * MiB + 7).every((byte) => byte === 0)).to.equal(true);
         expect(sameBytes(gap?.subarray(3 * MiB + 7), two)).to.equal(true);
@@ -425,7 +457,7 @@ describe('OpfsMedium', () => {
         await medium.failNext(2, 'io');
         for (const attempt of [1, 2]) expect(await rejection(medium.apply(VOLUME, 1, numbered(1, [write('/f', 0, 'x')]))), `attempt ${attempt}`).to.be.instanceOf(MediumError);
         await medium.apply(VOLUME, 1, numbered(1, [write('/f', 0, 'x')]));
-        expect(text(await medium.read(VOLUME, '/f'))).to.equal('x');
+        expect(text(await medium.read(VOLUME, '/f', 0, Infinity))).to.equal('x');
         // A fenced apply is reported as fenced, and does not use up an injected fault.
         await medium.failNext(1, 'quota');
         expect(await rejection(medium.apply(VOLUME, 0, []))).to.be.instanceOf(FencedError);
@@ -513,25 +545,55 @@ describe('OpfsMedium', () => {
         console.log(`[${access}] ${applied} one-byte ops in batches of 4,000: ${applyMs.toFixed(0)} ms; a claim reading ${RECENT_OPS} op ids: ${claimMs.toFixed(1)} ms`);
       }));
 
-      it('reads, stats and lists, with times kept in the state and carried by renames', withClusters(access, async (set) => {
-        const medium = await set.open();
+      it("reads, stats and lists; times set by set-times ops are kept and carried by renames, others are OPFS's", withClusters(access, async (set) => {
+        const cluster = set.fresh();
+        const medium = await set.open(cluster);
         await medium.claim(VOLUME, 1, 0);
-        await medium.apply(VOLUME, 1, numbered(1, [write('/d/b', 0, 'bee', 77), write('/d/a', 0, 'hello world'), { type: 'mkdir', path: '/d/c' }]));
+        const written = await timed(() => medium.apply(VOLUME, 1, numbered(1, [write('/d/b', 0, 'bee', 77), write('/d/a', 0, 'hello world'), { type: 'mkdir', path: '/d/c' }])));
         await medium.apply(VOLUME, 1, numbered(4, [{ type: 'setTimes', path: '/d/a', atimeMs: 10, mtimeMs: 20 }]));
-        expect(await medium.list(VOLUME, '/d')).to.deep.equal(['a', 'b', 'c']);
-        expect(await medium.list(VOLUME, '/')).to.deep.equal(['d']);
+        expect(await medium.list(VOLUME, '/d')).to.deep.equal([{ name: 'a', kind: 'file' }, { name: 'b', kind: 'file' }, { name: 'c', kind: 'directory' }]);
+        expect(await medium.list(VOLUME, '/')).to.deep.equal([{ name: 'd', kind: 'directory' }]);
         expect(await medium.list(VOLUME, '/d/a')).to.equal(undefined);
         expect(text(await medium.read(VOLUME, '/d/a', 6, 100))).to.equal('world');
-        expect(await medium.read(VOLUME, '/d/c')).to.equal(undefined);
+        expect(await medium.read(VOLUME, '/d/c', 0, Infinity)).to.equal(undefined);
         expect(await medium.stat(VOLUME, '/nope')).to.equal(undefined);
         const plain = await medium.stat(VOLUME, '/d/c');
         expect(plain).to.deep.equal({ kind: 'directory', size: 0, atimeMs: 0, mtimeMs: 0 });
+        // A write's mtimeMs is not kept: the file's times are its lastModified, when the write reached OPFS.
+        const bee = await medium.stat(VOLUME, '/d/b');
+        expectWithin(bee?.mtimeMs, written, "/d/b's mtime");
+        expect(bee?.atimeMs).to.equal(bee?.mtimeMs);
         await medium.apply(VOLUME, 1, numbered(5, [{ type: 'rename', path: '/d', target: '/e' }]));
         expect(await medium.stat(VOLUME, '/e/a')).to.deep.equal({ kind: 'file', size: 11, atimeMs: 10, mtimeMs: 20 });
-        expect(await medium.stat(VOLUME, '/e/b')).to.include({ mtimeMs: 77 });
-        await medium.apply(VOLUME, 1, numbered(6, [{ type: 'unlink', path: '/e/a' }, write('/e/a', 0, 'new')]));
+        expect(await medium.stat(VOLUME, '/e/b'), 'a renamed file keeps its lastModified').to.deep.equal(bee);
+        // A write after set-times: the atime stays, the mtime is the write's.
+        const rewritten = await timed(() => medium.apply(VOLUME, 1, numbered(6, [write('/e/a', 0, 'H', 30)])));
+        const changed = await medium.stat(VOLUME, '/e/a');
+        expect(changed?.atimeMs).to.equal(10);
+        expectWithin(changed?.mtimeMs, rewritten, "/e/a's mtime after a write");
+        await medium.apply(VOLUME, 1, numbered(7, [{ type: 'unlink', path: '/e/a' }, write('/e/a', 0, 'new')]));
         const fresh = await medium.stat(VOLUME, '/e/a');
-        expect(fresh?.mtimeMs, 'a new file at an unlinked path has its own time').to.not.equal(20);
+        expect(fresh?.atimeMs, 'a new file at an unlinked path has its own times').to.not.equal(10);
+        expect(await storedTimes(await clusterDirectory(cluster)), 'the state keeps no times for written files').to.deep.equal({});
+      }));
+
+      it('drops the times an earlier version kept for written files from a state it reads, and keeps set-times ones', withClusters(access, async (set) => {
+        const cluster = set.fresh();
+        const first = await set.open(cluster);
+        await first.claim(VOLUME, 1, 0);
+        await first.apply(VOLUME, 1, numbered(1, [write('/w', 0, 'w'), write('/s', 0, 's'), write('/t', 0, 't')]));
+        first.close();
+        // What the earlier version wrote: a write's mtime alone; set-times' both (and a later write's mtime over it).
+        const directory = await clusterDirectory(cluster);
+        const legacy = { '/w': { mtimeMs: 111 }, '/s': { atimeMs: 5, mtimeMs: 6 }, '/t': { atimeMs: 7, mtimeMs: 222 } };
+        const newest = await newestSlot(directory);
+        await retryBusy(() => writeSlot(directory, newest.name === 'a' ? 'b' : 'a', newest.sequence + 1, { ...newest.state, times: legacy }));
+        const second = await set.open(cluster);
+        expect(await second.stat(VOLUME, '/s')).to.include({ atimeMs: 5, mtimeMs: 6 });
+        expect(await second.stat(VOLUME, '/t')).to.include({ atimeMs: 7, mtimeMs: 222 });
+        expect((await second.stat(VOLUME, '/w'))?.mtimeMs).to.not.equal(111);
+        await second.apply(VOLUME, 1, numbered(4, [write('/u', 0, 'u')]));
+        expect(await storedTimes(directory)).to.deep.equal({ '/s': { atimeMs: 5, mtimeMs: 6 }, '/t': { atimeMs: 7, mtimeMs: 222 } });
       }));
     });
   }
@@ -549,7 +611,7 @@ describe('OpfsMedium', () => {
       await sleep(200);
       await writable.abort();
       await applying;
-      expect(text(await medium.read(VOLUME, '/f'))).to.equal('aXc');
+      expect(text(await medium.read(VOLUME, '/f', 0, Infinity))).to.equal('aXc');
       writable = await writableWhenFree(handle);
       const started = performance.now();
       const error = await rejection(medium.apply(VOLUME, 1, numbered(3, [write('/f', 0, 'Y')])));
@@ -578,7 +640,7 @@ describe('OpfsMedium', () => {
       let reads = 0;
       const failures: string[] = [];
       while (writing) {
-        await b.read(VOLUME, '/hot').then(() => reads++, (error: Error) => failures.push(`${error.name}: ${error.message}`));
+        await b.read(VOLUME, '/hot', 0, Infinity).then(() => reads++, (error: Error) => failures.push(`${error.name}: ${error.message}`));
       }
       await writes;
       expect(failures, 'reads that failed').to.deep.equal([]);
@@ -598,7 +660,7 @@ describe('OpfsMedium', () => {
       const slot = await directory.getFileHandle(`v${VOLUME}.state.a`);
       expect((await rejection(slot.createWritable({ keepExistingData: true })) as Error).name).to.equal('NoModificationAllowedError');
       // ...yet readable, and a claim from another worker gets through once A lets them go.
-      expect(text(await b.read(VOLUME, '/f'))).to.equal('abc');
+      expect(text(await b.read(VOLUME, '/f', 0, Infinity))).to.equal('abc');
       const started = performance.now();
       expect(await b.claim(VOLUME, 2, 1)).to.include({ epoch: 2, applied: 1 });
       const waited = performance.now() - started;
@@ -606,7 +668,7 @@ describe('OpfsMedium', () => {
       const refused = await rejection(a.apply(VOLUME, 1, numbered(2, [write('/f', 0, 'zombie')])));
       expect(refused).to.be.instanceOf(FencedError);
       await b.apply(VOLUME, 2, numbered(2, [write('/f', 3, 'def')]));
-      expect(text(await a.read(VOLUME, '/f'))).to.equal('abcdef');
+      expect(text(await a.read(VOLUME, '/f', 0, Infinity))).to.equal('abcdef');
       const writable = await writableWhenFree(file);
       await writable.abort();
     }));
@@ -624,7 +686,7 @@ describe('OpfsMedium', () => {
       const claimed = await b.claim(VOLUME, 2, batch.length);
       await b.apply(VOLUME, 2, batch.slice(claimed.applied));
       for (const { op } of batch) {
-        if (op.type === 'write') expect(sameBytes(await b.read(VOLUME, op.path), op.data), op.path).to.equal(true);
+        if (op.type === 'write') expect(sameBytes(await b.read(VOLUME, op.path, 0, Infinity), op.data), op.path).to.equal(true);
       }
       expect(await b.state(VOLUME)).to.include({ epoch: 2, applied: batch.length });
     }));
@@ -655,7 +717,7 @@ describe('OpfsMedium', () => {
         await renaming;
         const marked = (await newestSlot(await clusterDirectory(cluster))).state.pending !== undefined;
         await b.claim(VOLUME, 2, setup.length);
-        const [source, target] = [await b.list(VOLUME, '/d'), await b.list(VOLUME, '/e')];
+        const [source, target] = [await names(b, '/d'), await names(b, '/e')];
         const done = source === undefined && (await fileCount(b, '/e')) === files.length;
         // Not started, or stopped after clearing the target (which the replay clears anyway).
         const notMoved = (await fileCount(b, '/d')) === files.length && (target === undefined || sameList(target, ['old']));
@@ -664,7 +726,7 @@ describe('OpfsMedium', () => {
         await b.apply(VOLUME, 2, rename);
         for (const [i, op] of files.entries()) {
           const moved = `/e/s${i % 3}/f${i}`;
-          expect(text(await b.read(VOLUME, moved)), moved).to.equal(op.type === 'write' ? text(op.data) : '');
+          expect(text(await b.read(VOLUME, moved, 0, Infinity)), moved).to.equal(op.type === 'write' ? text(op.data) : '');
         }
         expect(await b.stat(VOLUME, '/d')).to.equal(undefined);
         expect(await b.stat(VOLUME, '/e/old')).to.equal(undefined);
@@ -691,9 +753,44 @@ describe('OpfsMedium', () => {
         if (next === 'claim') await second.claim(VOLUME, 2, 6);
         else await second.apply(VOLUME, 1, []);
         expect(await second.stat(VOLUME, '/d'), next).to.equal(undefined);
-        for (let i = 0; i < 6; i += 1) expect(text(await second.read(VOLUME, `/e/x/f${i}`)), `${next}: f${i}`).to.equal(`file ${i}`);
+        for (let i = 0; i < 6; i += 1) expect(text(await second.read(VOLUME, `/e/x/f${i}`, 0, Infinity)), `${next}: f${i}`).to.equal(`file ${i}`);
         expect((await newestSlot(directory)).state, next).to.not.have.property('pending');
       }
+    }));
+
+    // Every batch rewrites the whole state, so a state that grew with the files written made each
+    // batch cost more the more files the volume had had. The state logic is the same on both
+    // file-access paths; the faster one is enough.
+    it('keeps the state small however many files are written: only set-times ops store times in it', withClusters('sync', async (set) => {
+      const cluster = set.fresh();
+      const medium = await set.open(cluster);
+      const directory = await clusterDirectory(cluster);
+      await medium.claim(VOLUME, 1, 0);
+      await medium.apply(VOLUME, 1, numbered(1, [write('/kept', 0, 'k')]));
+      await medium.apply(VOLUME, 1, numbered(2, [{ type: 'setTimes', path: '/kept', atimeMs: 10, mtimeMs: 20 }]));
+      const [files, perBatch] = [3_000, 500];
+      let lsn = 3;
+      const started = performance.now();
+      for (let first = 0; first < files; first += perBatch) {
+        // Each write carries an mtime, as the fs layer's do: an earlier worker kept every one in the state.
+        const ops = Array.from({ length: perBatch }, (_, i) => write(`/many/${Math.floor((first + i) / 100)}/f${first + i}`, 0, `${first + i}`, 1e12 + first + i));
+        await medium.apply(VOLUME, 1, numbered(lsn, ops));
+        lsn += ops.length;
+        const { state, bodyBytes } = await newestSlot(directory);
+        const times = Object.keys(state.times as object);
+        expect(times.length, `paths with stored times after ${first + perBatch} files`).to.equal(1);
+        expect(times).to.deep.equal(['/kept']);
+        // The rest of the state is its epochs and at most 512 op ids (small numbers here).
+        expect(bodyBytes, `the encoded state after ${first + perBatch} files`).to.be.below(8 * 1024);
+      }
+      const elapsed = performance.now() - started;
+      for (const slot of ['a', 'b']) {
+        expect((await (await directory.getFileHandle(`v${VOLUME}.state.${slot}`)).getFile()).size, `slot ${slot}`).to.equal(64 * 1024);
+      }
+      expect(await fileCount(medium, '/many')).to.equal(files);
+      expect(await medium.stat(VOLUME, '/kept')).to.include({ atimeMs: 10, mtimeMs: 20 });
+      expect((await medium.stat(VOLUME, '/many/29/f2999'))?.mtimeMs).to.not.equal(1e12 + 2999);
+      console.log(`${files} files written in batches of ${perBatch}: ${elapsed.toFixed(0)} ms`);
     }));
 
     it('measures small applies (rough timings in the log)', withClusters('sync', async (set) => {
@@ -722,12 +819,14 @@ function sameList(a: readonly string[] | undefined, b: readonly string[]): boole
   return a !== undefined && a.length === b.length && a.every((name, i) => name === b[i]);
 }
 
+/** The names in the directory `path`; undefined when there is none. */
+async function names(medium: OpfsMedium, path: string): Promise<string[] | undefined> {
+  return (await medium.list(VOLUME, path))?.map((entry) => entry.name);
+}
+
 /** Files under the directory `path`, at any depth. */
 async function fileCount(medium: OpfsMedium, path: string): Promise<number> {
   let count = 0;
-  for (const name of (await medium.list(VOLUME, path)) ?? []) {
-    const child = `${path}/${name}`;
-    count += (await medium.stat(VOLUME, child))?.kind === 'file' ? 1 : await fileCount(medium, child);
-  }
+  for (const { name, kind } of (await medium.list(VOLUME, path)) ?? []) count += kind === 'file' ? 1 : await fileCount(medium, `${path}/${name}`);
   return count;
 }

@@ -34,6 +34,9 @@ async function worldMedium(): Promise<MediumUnderTest> {
     state: (volume) => settle(inner.state(volume)),
     claim: (volume, epoch, base) => settle(inner.claim(volume, epoch, base)),
     apply: (volume, epoch, ops) => settle(inner.apply(volume, epoch, ops)),
+    stat: (volume, path) => settle(inner.stat(volume, path)),
+    list: (volume, path) => settle(inner.list(volume, path)),
+    read: (volume, path, offset, length) => settle(inner.read(volume, path, offset, length)),
   };
   return {
     medium,

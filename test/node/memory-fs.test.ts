@@ -22,6 +22,11 @@ function treeOf(...ops: Op[]): MemoryFs {
   return fs;
 }
 
+/** The names in a directory; undefined when no directory is there. */
+function names(fs: MemoryFs, path: string): string[] | undefined {
+  return fs.list(path)?.map((entry) => entry.name);
+}
+
 /** The whole file as text; undefined when no file is there. */
 function text(fs: MemoryFs, path: string): string | undefined {
   const bytes = fs.read(path, 0, Number.MAX_SAFE_INTEGER);
@@ -32,7 +37,7 @@ describe('MemoryFs ops', () => {
   test('write makes the file and its missing parents, zero-fills a gap and overwrites in place', () => {
     const fs = treeOf(write('/d/e/f', 3, 'ab'));
     assert.equal(text(fs, '/d/e/f'), '\0\0\0ab');
-    assert.deepEqual(fs.list('/d'), ['e']);
+    assert.deepEqual(names(fs, '/d'), ['e']);
     fs.apply(write('/d/e/f', 1, 'Z'));
     fs.apply(write('/d/e/f', 4, 'xyz'));
     assert.equal(text(fs, '/d/e/f'), '\0Z\0axyz');
@@ -94,10 +99,10 @@ describe('MemoryFs ops', () => {
   test('rename moves a directory with its contents, replacing whatever is at the target', () => {
     const fs = treeOf(write('/d/f', 0, '1'), write('/e/g', 0, '2'), write('/h', 0, '3'));
     fs.apply({ type: 'rename', path: '/d', target: '/e' });
-    assert.deepEqual(fs.list('/e'), ['f']);
+    assert.deepEqual(names(fs, '/e'), ['f']);
     fs.apply({ type: 'rename', path: '/e', target: '/h' });
     assert.equal(text(fs, '/h/f'), '1');
-    assert.deepEqual(fs.list('/'), ['h']);
+    assert.deepEqual(names(fs, '/'), ['h']);
   });
 
   test("rename onto the source's own parent replaces the parent with the source", () => {
@@ -209,11 +214,18 @@ describe('MemoryFs read helpers', () => {
     assert.equal(fs.read('/nope', 0, 1), undefined);
   });
 
-  test('list gives a directory its sorted names', () => {
-    assert.deepEqual(fs.list('/'), ['a', 'd']);
-    assert.deepEqual(fs.list('/d'), ['b', 'f']);
+  test('list gives a directory its entries, names with kinds, sorted by name', () => {
+    assert.deepEqual(fs.list('/'), [{ name: 'a', kind: 'file' }, { name: 'd', kind: 'directory' }]);
+    assert.deepEqual(fs.list('/d'), [{ name: 'b', kind: 'directory' }, { name: 'f', kind: 'file' }]);
     assert.equal(fs.list('/a'), undefined);
     assert.equal(fs.list('/nope'), undefined);
+  });
+
+  test('list sorts names by UTF-16 code unit, not by code point or locale', () => {
+    // U+1F600 is a surrogate pair (0xD83D 0xDE00): below U+FB00 by code unit, above it by code point.
+    const made = ['b', 'B', '\u{1F600}', '\uFB00', '10', '9', '_', 'a'];
+    const tree = treeOf(...made.map((name) => write(`/${name}`, 0, '')));
+    assert.deepEqual(tree.list('/')?.map((entry) => entry.name), ['10', '9', 'B', '_', 'a', 'b', '\u{1F600}', '\uFB00']);
   });
 });
 
@@ -245,7 +257,7 @@ describe('MemoryFs snapshots and clones', () => {
     fs.apply({ type: 'truncate', path: '/d/f', size: 1 });
     assert.equal(text(fs, '/d/f'), 'h');
     assert.equal(text(copy, '/d/f'), 'Jello');
-    assert.deepEqual(fs.list('/d'), ['f']);
+    assert.deepEqual(names(fs, '/d'), ['f']);
   });
 });
 

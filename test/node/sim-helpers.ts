@@ -6,6 +6,8 @@ import type { NodeOptions } from '../../src/core/options.js';
 import type { NodeId } from '../../src/core/ports.js';
 import type { Op } from '../../src/record/types.js';
 import { SimCluster, type Submitted } from '../../src/sim/cluster.js';
+import { Mounts } from '../../src/fs/paths.js';
+import { FsPromises, type FsBackend } from '../../src/fs/promises.js';
 
 const utf8 = new TextEncoder();
 export const write = (path: string, text: string, offset = 0): Op => ({ type: 'write', path, offset, data: utf8.encode(text), mtimeMs: 0 });
@@ -47,3 +49,22 @@ export async function noViolations(sim: SimCluster): Promise<void> {
   assert.deepEqual(await sim.finish(), [], sim.trace.join('\n'));
 }
 
+
+/**
+ * The fs API of a client at node `at`, volume 1 mounted at "/": each call runs the simulation
+ * until it settles. `now` is the wall clock for mtimes.
+ */
+export function fsClient(sim: SimCluster, at: NodeId, now: () => number = () => 1_700_000_000_000): FsPromises {
+  const drive = async <T>(work: Promise<T>): Promise<T> => {
+    let settled = false;
+    work.then(() => (settled = true), () => (settled = true));
+    await sim.runUntil(() => settled, 60_000);
+    return work;
+  };
+  const backend: FsBackend = {
+    change: (volume, change) => drive(sim.change(at, volume, change)),
+    query: (volume, query) => drive(sim.query(at, volume, query)),
+  };
+  const mounts = new Mounts({ '/': 1 });
+  return new FsPromises(async () => backend, () => mounts, now);
+}

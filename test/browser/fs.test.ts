@@ -1,0 +1,72 @@
+// The fs behaviour suite (test/fs-contract.ts) in Chromium: against tandemfs itself (FS, a real
+// node: IndexedDB journal, OPFS medium, WebRTC link) and, as the reference users come from,
+// against lightning-fs. Each case gets a fresh cluster (or lightning-fs database) of its own.
+// lightning-fs ships CommonJS and a UMD build; the test runner serves ES modules unbundled, so the
+// UMD build is loaded for its global.
+import '@isomorphic-git/lightning-fs/dist/lightning-fs.min.js';
+import type LightningFSType from '@isomorphic-git/lightning-fs';
+import { FS } from '../../src/index.js';
+import { fsCases, type FsLike } from '../fs-contract.js';
+
+const LightningFS = (self as unknown as { LightningFS: typeof LightningFSType }).LightningFS;
+
+let unique = 0;
+const name = (system: string) => `fs-contract-${system}-${Date.now()}-${unique++}`;
+
+describe('fs semantics: tandemfs in Chromium', () => {
+  for (const fsCase of fsCases) {
+    const run = fsCase.differs?.tandemfs ? it.skip : it;
+    run(fsCase.name, async () => {
+      const fs = new FS(name('tandemfs'));
+      try {
+        await fsCase.run(fs.promises as unknown as FsLike);
+      } finally {
+        await fs.close();
+      }
+    });
+  }
+
+  it('callback forms call back with (error, value), as lightning-fs does', async () => {
+    const fs = new FS(name('tandemfs'));
+    try {
+      await new Promise<void>((resolve, reject) => fs.writeFile('/cb', 'text', (error: Error | null) => (error ? reject(error) : resolve())));
+      const text = await new Promise<unknown>((resolve, reject) => fs.readFile('/cb', 'utf8', (error: Error | null, value?: unknown) => (error ? reject(error) : resolve(value))));
+      if (text !== 'text') throw new Error(`read back ${String(text)}`);
+      const code = await new Promise<unknown>((resolve) => fs.stat('/none', (error: Error | null) => resolve((error as { code?: string } | null)?.code)));
+      if (code !== 'ENOENT') throw new Error(`stat of a missing path called back with ${String(code)}`);
+    } finally {
+      await fs.close();
+    }
+  });
+});
+
+describe('fs semantics: lightning-fs (the reference for drop-in use)', () => {
+  for (const fsCase of fsCases) {
+    const run = fsCase.differs?.['lightning-fs'] ? it.skip : it;
+    run(fsCase.name, async () => {
+      const fs = new LightningFS(name('lightning'), { wipe: true });
+      await fsCase.run(withSyscalls(fs.promises as unknown as FsLike));
+    });
+  }
+});
+
+/**
+ * lightning-fs's errors carry a code but no syscall (a difference docs/api.md lists): name one, so
+ * that the suite compares what the two systems refuse rather than how their errors are dressed.
+ */
+function withSyscalls(fs: FsLike): FsLike {
+  return new Proxy(fs, {
+    get(target, key) {
+      const value = Reflect.get(target, key) as unknown;
+      if (typeof value !== 'function') return value;
+      return async (...args: unknown[]) => {
+        try {
+          return await (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+        } catch (error) {
+          if (error && typeof error === 'object' && !('syscall' in error)) Object.assign(error, { syscall: String(key), path: args[0] });
+          throw error;
+        }
+      };
+    },
+  });
+}
