@@ -10,3 +10,5 @@ export { FS, type FSOptions, FsPromises, type FsBackend, FileHandle, Stats, Dire
 export { FsError, NodeError, MediumError, type FsErrorCode, type NodeErrorCode } from './errors.js';
 export type { NodeEvent, NodeStatus } from './core/node.js';
 export type { FsChange, FsQuery, ChangeResult, QueryResult } from './core/fs-request.js';
+export { hostWorkerNode, WorkerBridge, type WorkerHostOptions } from './browser/worker-bridge.js';
+export { startWorkerNode, BridgedLink, type WorkerNode, type WorkerNodeOptions, type BridgedLinkOptions } from './browser/worker-node.js';

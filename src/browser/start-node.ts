@@ -2,7 +2,7 @@
 // in IndexedDB, the medium in OPFS (a worker), Web Locks, and WebRTC links between the tabs.
 import { Node } from '../core/node.js';
 import type { NodeOptions } from '../core/options.js';
-import type { Ports } from '../core/ports.js';
+import type { Link, Ports } from '../core/ports.js';
 import { browserClock, browserRandom } from './clock.js';
 import { IdbStores, type Durability } from './idb-stores.js';
 import { OpfsMedium } from './opfs-medium.js';
@@ -19,14 +19,17 @@ export interface BrowserNodeOptions extends Partial<Omit<NodeOptions, 'volumes'>
   readonly durability?: Durability;
 }
 
-export interface BrowserNode {
+/** A running node and the adapters it runs on; `L` is its link (WebRTC in a tab). */
+export interface BrowserNode<L extends ClosableLink = WebRtcLink> {
   readonly node: Node;
   readonly stores: IdbStores;
   readonly medium: OpfsMedium;
-  readonly link: WebRtcLink;
+  readonly link: L;
   /** Leaves the cluster (a planned hand-over of every volume), then closes the adapters. */
   close(): Promise<void>;
 }
+
+export type ClosableLink = Link & { close(): void };
 
 export async function startBrowserNode(options: BrowserNodeOptions): Promise<BrowserNode> {
   const { cluster, secret, durability, ...nodeOptions } = options;
@@ -34,6 +37,18 @@ export async function startBrowserNode(options: BrowserNodeOptions): Promise<Bro
   const stores = await IdbStores.open({ cluster, node: self, durability });
   const medium = await OpfsMedium.create({ cluster });
   const link = await WebRtcLink.open({ cluster, self, secret });
+  return runNode({ self, cluster, stores, medium, link }, { ...nodeOptions, volumes: [...options.volumes] });
+}
+
+/**
+ * Starts a node on adapters already open (a tab's, or a worker's: worker-node.ts) with Web Locks
+ * and the browser's clock; its close() leaves the cluster, then closes them.
+ */
+export async function runNode<L extends ClosableLink>(
+  parts: { self: string; cluster: string; stores: IdbStores; medium: OpfsMedium; link: L },
+  options: Partial<NodeOptions> & Pick<NodeOptions, 'volumes'>,
+): Promise<BrowserNode<L>> {
+  const { self, cluster, stores, medium, link } = parts;
   const ports: Ports = {
     self,
     journal: stores.journal,
@@ -45,7 +60,7 @@ export async function startBrowserNode(options: BrowserNodeOptions): Promise<Bro
     clock: browserClock,
     random: browserRandom,
   };
-  const node = new Node(ports, { ...nodeOptions, volumes: [...options.volumes] });
+  const node = new Node(ports, options);
   await node.start();
   return {
     node,

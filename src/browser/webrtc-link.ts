@@ -34,7 +34,7 @@ import type { Link, NodeId } from '../core/ports.js';
 import { LinkError } from '../errors.js';
 import { importSecret, PeerGate, type DropReason, type LinkStats } from './auth.js';
 import { LinkListeners } from './link-listeners.js';
-import { encodeWire, fragment } from './wire.js';
+import { encodeWire, fragment, frameKind } from './wire.js';
 
 /** Where signals travel: a BroadcastChannel, or anything that behaves like one. */
 export type SignalChannel = Pick<BroadcastChannel, 'postMessage' | 'addEventListener' | 'removeEventListener'>;
@@ -68,8 +68,12 @@ export const DEFAULT_FLOW: FlowOptions = { initialWindow: 16 * 1024, maxWindow: 
 export interface WebRtcLinkOptions {
   readonly cluster: string;
   readonly self: NodeId;
-  /** The cluster's shared secret: peers must prove they know it (auth.ts). */
-  readonly secret?: string | Uint8Array;
+  /**
+   * The cluster's shared secret: peers must prove they know it (auth.ts). Also as the HMAC key
+   * `importSecret` makes of it (non-extractable), so that a host can run a link for a worker's
+   * node without ever holding the secret's bytes (worker-bridge.ts).
+   */
+  readonly secret?: string | Uint8Array | CryptoKey;
   /**
    * Signalling; by default a BroadcastChannel named `tandemfs:<cluster>`, closed with the link.
    * A channel given here stays open. Each link needs its own: a BroadcastChannel does not hear
@@ -108,9 +112,10 @@ export class WebRtcLink implements Link {
   /** Opens the link and announces it; peers come up (onPeer) as their connections pass the handshake. */
   static async open(options: WebRtcLinkOptions): Promise<WebRtcLink> {
     if (typeof RTCPeerConnection !== 'function') {
-      throw new LinkError('UNAVAILABLE', 'WebRTC is not available in this context (a worker?); use a PortLink');
+      throw new LinkError('UNAVAILABLE', 'WebRTC is not available in this context (a worker?): start a worker\'s node with startWorkerNode, hosted by its page (hostWorkerNode)');
     }
-    const key = options.secret === undefined ? undefined : await importSecret(options.secret);
+    const { secret } = options;
+    const key = secret === undefined ? undefined : secret instanceof CryptoKey ? checkedKey(secret) : await importSecret(secret);
     return new WebRtcLink(options, key);
   }
 
@@ -129,6 +134,21 @@ export class WebRtcLink implements Link {
     const connection = this.#connections.get(to);
     if (this.#closed || !connection?.up) return false;
     connection.send(fragment(encodeWire(message), FRAME_BYTES), urgent);
+    this.#listeners.sent();
+    return true;
+  }
+
+  /**
+   * `send` for a message someone else encoded already (`encodeWire(message)`, a whole message
+   * frame): a worker's node whose link this page runs (worker-bridge.ts) encodes in the worker,
+   * so that what the wire cannot carry fails at its own `send`, and the page only moves bytes.
+   * Throws a LinkError for a frame that is no whole message frame.
+   */
+  sendEncoded(to: NodeId, frame: Uint8Array<ArrayBuffer>, urgent = false): boolean {
+    if (frameKind(frame) !== 'message') throw new LinkError('BAD_FRAGMENT', 'sendEncoded takes a whole message frame');
+    const connection = this.#connections.get(to);
+    if (this.#closed || !connection?.up) return false;
+    connection.send(fragment(frame, FRAME_BYTES), urgent);
     this.#listeners.sent();
     return true;
   }
@@ -488,6 +508,15 @@ class Lane {
 }
 
 const EMPTY = new Uint8Array(0);
+
+/** A key handed to `open` must be one `importSecret` could have made: HMAC-SHA-256, to sign and verify. */
+function checkedKey(key: CryptoKey): CryptoKey {
+  const algorithm = key.algorithm as HmacKeyAlgorithm;
+  if (algorithm.name !== 'HMAC' || algorithm.hash?.name !== 'SHA-256' || !key.usages.includes('sign') || !key.usages.includes('verify')) {
+    throw new TypeError('a link secret given as a CryptoKey must be an HMAC SHA-256 key for sign and verify (importSecret)');
+  }
+  return key;
+}
 
 function isSignal(value: unknown): value is Signal {
   if (typeof value !== 'object' || value === null) return false;

@@ -19,8 +19,6 @@ export interface MediumCase {
   run(make: () => Promise<MediumUnderTest>): Promise<void>;
 }
 
-type Make = () => Promise<MediumUnderTest>;
-
 /** A volume other than 0, so an implementation that ignores the volume number shows it. */
 const VOLUME = 3;
 

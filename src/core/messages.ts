@@ -1,5 +1,4 @@
 // What nodes say to each other over a link. One discriminated union, one handler per kind.
-import type { Op } from '../record/types.js';
 import type { ChangeResult, FsChange, FsQuery, QueryResult } from './fs-request.js';
 
 /** [volume, epoch] pairs a node owns. */

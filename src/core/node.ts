@@ -14,7 +14,11 @@ import { adopt, isHistory, type Adopted } from './takeover.js';
 
 export type NodeEvent =
   | { type: 'takeover-started'; volume: number; from?: NodeId; how: 'steal' | 'free' }
+  /** After each batch a takeover replays: `replayed` of `total` ops are in the medium. */
+  | { type: 'replay-progress'; volume: number; replayed: number; total: number }
   | { type: 'takeover-finished'; volume: number; epoch: number; replayed: number }
+  /** Every sweep, for each owned volume with records waiting for the medium (and once more when none are left). */
+  | { type: 'flush-lag'; volume: number; records: number; bytes: number }
   | { type: 'released'; volume: number; why: Ending }
   | { type: 'degraded'; volume: number; degraded: boolean }
   | { type: 'partner'; volume: number; partner: NodeId }
@@ -94,6 +98,8 @@ export class Node {
   /** When this node last handed each volume over, to notice one that came back. */
   #handedOver = new Map<number, number>();
   #listeners = new Set<(event: NodeEvent) => void>();
+  /** Owned volumes whose last flush-lag report had records waiting. */
+  #lagging = new Set<number>();
   #host: OwnerHost;
 
   constructor(ports: Ports, options: Partial<NodeOptions> & Pick<NodeOptions, 'volumes'>) {
@@ -165,7 +171,8 @@ export class Node {
 
   /** Takes over: replay first, then serve. */
   async #takeOwnership(volume: number, lock: HeldLock): Promise<OwnedVolume> {
-    const adopted = await adopt(this.#ports, this.options, volume, lock, decodeRecord);
+    const progress = (replayed: number, total: number) => this.#emit({ type: 'replay-progress', volume, replayed, total });
+    const adopted = await adopt(this.#ports, this.options, volume, lock, decodeRecord, progress);
     return this.#serve(volume, adopted, lock);
   }
 
@@ -511,9 +518,21 @@ export class Node {
         if (!this.#owned.has(volume) && !this.#ownerOf(volume)) await this.#adoptVolume(volume, 'free');
       }
       this.#rebalance();
+      this.#reportFlushLag();
       await this.#tidy();
     } finally {
       this.#sweeping = false;
+    }
+  }
+
+  /** Tells listeners how far behind the medium each owned volume is (once more when it caught up). */
+  #reportFlushLag(): void {
+    for (const owned of this.#owned.values()) {
+      const records = owned.unflushed;
+      if (records === 0 && !this.#lagging.has(owned.volume)) continue;
+      if (records === 0) this.#lagging.delete(owned.volume);
+      else this.#lagging.add(owned.volume);
+      this.#emit({ type: 'flush-lag', volume: owned.volume, records, bytes: owned.unflushedBytes });
     }
   }
 

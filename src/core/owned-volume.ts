@@ -176,6 +176,11 @@ export class OwnedVolume {
     return this.#records.length;
   }
 
+  /** Frame bytes of the unflushed records (what the journal cap bounds). */
+  get unflushedBytes(): number {
+    return this.#unflushedBytes;
+  }
+
   // ------------------------------------------------------------------------------------------
   // Write path
 

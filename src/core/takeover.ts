@@ -149,8 +149,11 @@ export async function claim(ports: Ports, volume: number, lock: HeldLock, verify
   return { epoch, base, ops, recent };
 }
 
+/** How far a replay got: ops replayed of the total, after each batch. */
+export type ReplayProgress = (replayed: number, total: number) => void;
+
 /** Step 3's replay: the history into the medium, in LSN order and in batches. */
-export async function replay(ports: Ports, options: NodeOptions, volume: number, lock: HeldLock, claimed: Claimed): Promise<Adopted> {
+export async function replay(ports: Ports, options: NodeOptions, volume: number, lock: HeldLock, claimed: Claimed, progress?: ReplayProgress): Promise<Adopted> {
   const limits = { maxOps: options.batchMaxOps, maxBytes: options.batchMaxBytes };
   const { ops } = claimed;
   for (let at = 0; at < ops.length; ) {
@@ -158,12 +161,13 @@ export async function replay(ports: Ports, options: NodeOptions, volume: number,
     const batch = nextBatch(ops, limits, at);
     await ports.medium.apply(volume, claimed.epoch, batch);
     at += batch.length;
+    progress?.(at, ops.length);
   }
   const known = [...claimed.recent, ...ops.map((op) => [op.opId, op.lsn] as const)];
   return { epoch: claimed.epoch, base: claimed.base, known, replayed: ops.length };
 }
 
 /** Steps 1–3: claim, then replay everything; the caller serves only after this resolves. */
-export async function adopt(ports: Ports, options: NodeOptions, volume: number, lock: HeldLock, verify: Verify): Promise<Adopted> {
-  return replay(ports, options, volume, lock, await claim(ports, volume, lock, verify));
+export async function adopt(ports: Ports, options: NodeOptions, volume: number, lock: HeldLock, verify: Verify, progress?: ReplayProgress): Promise<Adopted> {
+  return replay(ports, options, volume, lock, await claim(ports, volume, lock, verify), progress);
 }

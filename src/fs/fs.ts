@@ -4,7 +4,8 @@
 // acknowledged once it is in two tabs' IndexedDB, and survives either tab's crash.
 import type { NodeEvent, NodeStatus } from '../core/node.js';
 import type { Durability } from '../browser/idb-stores.js';
-import { startBrowserNode, type BrowserNode } from '../browser/start-node.js';
+import { startBrowserNode, type BrowserNode, type ClosableLink } from '../browser/start-node.js';
+import { startWorkerNode } from '../browser/worker-node.js';
 import { FsError } from '../errors.js';
 import { Mounts } from './paths.js';
 import { FsPromises, type FsBackend } from './promises.js';
@@ -40,7 +41,7 @@ export interface FS extends CallbackForms {}
 export class FS {
   /** The Node-style promise API. Calls made before init() finishes wait for it. */
   readonly promises: FsPromises & { init: FS['init'] };
-  #node?: Promise<BrowserNode>;
+  #node?: Promise<BrowserNode<ClosableLink>>;
   #mounts = new Mounts();
 
   constructor(name?: string, options: FSOptions = {}) {
@@ -57,16 +58,22 @@ export class FS {
     if (name !== undefined) void this.init(name, options).catch(() => {}); // the first call reports it
   }
 
-  /** Joins (or forms) the cluster `name`: the tabs of this origin that use the same name. */
+  /**
+   * Joins (or forms) the cluster `name`: the tabs of this origin that use the same name. In a
+   * dedicated worker (no WebRTC there) the node reaches the cluster through its page, which must
+   * call `hostWorkerNode(worker)` (docs/api.md).
+   */
   init(name: string, options: FSOptions = {}): Promise<void> {
     this.#mounts = new Mounts(options.volumes);
-    this.#node = startBrowserNode({
+    const settings = {
       cluster: name,
       volumes: this.#mounts.volumes,
       secret: options.secret,
       durability: options.durability,
       requireMirror: options.requireMirror,
-    });
+    };
+    const inWorker = typeof RTCPeerConnection === 'undefined' && typeof (globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope !== 'undefined';
+    this.#node = inWorker ? startWorkerNode(settings) : startBrowserNode(settings);
     return this.#node.then(() => {});
   }
 
@@ -93,7 +100,7 @@ export class FS {
     await (await this.#started()).close();
   }
 
-  async #started(): Promise<BrowserNode> {
+  async #started(): Promise<BrowserNode<ClosableLink>> {
     if (!this.#node) throw new FsError('EINVAL', 'init', undefined, undefined, 'call init(name) before using the file system');
     return this.#node;
   }

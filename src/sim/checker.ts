@@ -8,7 +8,7 @@
 //   never when its client was told it failed;
 // - ack: at the moment of a mirrored ack, a second node's store durably holds the record, and
 //   an owner that says its partner is in sync has every acked, unflushed record mirrored;
-// - journal cap: an owner's unflushed records stay under the cap (by one record at most);
+// - journal cap: an owner's unflushed records stay under the cap (by one change at most);
 // - liveness: no volume is stolen from a node that was up, not hung and linked all along (a
 //   false takeover), the core never throws, and the cluster settles.
 import { decodeRecord } from '../record/codec.js';
@@ -228,8 +228,9 @@ export class Checker implements WorldObserver {
    * undoes it (or the medium holds it already). An ack may rest on the journal alone only when
    * the owner says no partner is in sync and the mirror is not required.
    */
-  ack(volume: number, lsn: number, op: Op, owner: OwnerView, requireMirror: boolean, journalCapBytes: number): void {
-    const key = opKey(op);
+  ack(volume: number, lsn: number, op: Op | undefined, owner: OwnerView, requireMirror: boolean, journalCapBytes: number): void {
+    // A change's op is the owner's to choose: it is whatever the owner's journal holds at the LSN.
+    const key = op ? opKey(op) : this.#journalKey(volume, lsn, owner.node);
     if (this.#world.volume(volume).state.applied < lsn) {
       const { journal, mirror } = this.#copies(volume, lsn, key, owner.node);
       if (!journal) this.#violation(`ack: volume ${volume} LSN ${lsn} was acked by ${owner.node} before its journal held it`);
@@ -261,16 +262,30 @@ export class Checker implements WorldObserver {
     return owner.partner !== undefined && this.#world.wiped.has(owner.partner);
   }
 
+  /** The owner admits a change while under its cap: past it by one change (its records together) at most. */
   #checkCap(volume: number, owner: OwnerView, cap: number): void {
     const applied = this.#world.volume(volume).state.applied;
     let bytes = 0;
     let largest = 0;
+    let change = { id: -1, bytes: 0 };
     for (const record of this.#world.stores.get(owner.node)?.journal.sorted(volume) ?? []) {
       if (record.lsn <= applied || record.epoch !== owner.epoch) continue;
       bytes += record.frame.length;
-      largest = Math.max(largest, record.frame.length);
+      const id = this.#changeOf(record.frame);
+      change = id === change.id ? { id, bytes: change.bytes + record.frame.length } : { id, bytes: record.frame.length };
+      largest = Math.max(largest, change.bytes);
     }
     if (bytes > cap + largest) this.#violation(`journal cap: ${owner.node} holds ${bytes} unflushed bytes of volume ${volume}, past its cap of ${cap} (applied ${applied}, LSNs ${this.#world.stores.get(owner.node)?.journal.sorted(volume).filter((r) => r.lsn > applied).map((r) => `${r.lsn}:${r.epoch}:${r.frame.length}`).join(" ")})`);
+  }
+
+  /** The change a record belongs to (its op id's change id); -1 when the frame cannot be read. */
+  #changeOf(frame: Uint8Array): number {
+    try {
+      const { opId } = decodeRecord(frame);
+      return opId - (opId % OPS_PER_CHANGE);
+    } catch {
+      return -1;
+    }
   }
 
   /** Whether the owner's journal, and another node's mirror, hold this op at (volume, lsn). */
@@ -284,6 +299,11 @@ export class Checker implements WorldObserver {
       if (node !== owner && holds(stores.mirror.records.get(`${volume}:${lsn}`))) mirror = true;
     }
     return { journal: holds(this.#world.stores.get(owner)?.journal.records.get(`${volume}:${lsn}`)), mirror };
+  }
+
+  #journalKey(volume: number, lsn: number, owner: NodeId): string {
+    const record = this.#world.stores.get(owner)?.journal.records.get(`${volume}:${lsn}`);
+    return record ? this.#keyOf(record.frame) : 'nothing in the journal';
   }
 
   #keyOf(frame: Uint8Array): string {

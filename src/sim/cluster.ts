@@ -54,6 +54,10 @@ export class SimCluster {
   #forwarded = new Map<string, { volume: number; op: Op }>();
   /** Keys of ops forwarded at least once: their acks are checked as the owner sends them. */
   #forwardedKeys = new Set<string>();
+  /** Changes sent to an owner ("client:id"), their volume and op id; and the op ids of changes that carry a raw op (checked as ops). */
+  #forwardedChanges = new Map<string, { volume: number; opId: number }>();
+  #forwardedChangeIds = new Set<number>();
+  #rawChanges = new Set<number>();
 
   constructor(options: ClusterOptions) {
     this.#options = options;
@@ -72,6 +76,15 @@ export class SimCluster {
 
   /** Ops and their acks on the wire: a forwarded op's ack is checked when its owner sends it. */
   #watchWire(from: NodeId, to: NodeId, message: Message): void {
+    if (message.t === 'change') {
+      this.#forwardedChanges.set(`${from}:${message.id}`, { volume: message.volume, opId: message.opId });
+      this.#forwardedChangeIds.add(message.opId);
+      if (message.change.kind === 'op') this.#rawChanges.add(message.opId);
+    }
+    if (message.t === 'result' && 'change' in message && message.change.lsn > 0) {
+      const forwarded = this.#forwardedChanges.get(`${to}:${message.id}`);
+      if (forwarded && !this.#rawChanges.has(forwarded.opId)) this.#checkAck(from, forwarded.volume, message.change.lsn, undefined);
+    }
     if (message.t === 'change' && message.change.kind === 'op') {
       this.#forwarded.set(`${from}:${message.id}`, { volume: message.volume, op: message.change.op });
       this.#forwardedKeys.add(opKey(message.change.op));
@@ -81,8 +94,8 @@ export class SimCluster {
     }
   }
 
-  /** The moment `owner` acks an op: what the checker makes of an ack, with what the owner says. */
-  #checkAck(owner: NodeId, volume: number, lsn: number, op: Op): void {
+  /** The moment `owner` acks an op (undefined: a change's last op): what the checker makes of an ack, with what the owner says. */
+  #checkAck(owner: NodeId, volume: number, lsn: number, op: Op | undefined): void {
     const node = this.nodes.get(owner);
     const status = node?.status().owns.find((v) => v.volume === volume);
     if (!node || !status) return; // the volume ended here in this very step, after the ack
@@ -121,7 +134,9 @@ export class SimCluster {
     const make = this.#options.makeNode ?? ((ports, options) => new Node(ports, options));
     const node = make(this.world.ports(id, this.rng.fork()), { ...this.nodeOptions, volumes: this.volumes });
     this.nodes.set(id, node);
-    node.onEvent((event: NodeEvent) => this.note(`${id} ${describeEvent(event)}`));
+    node.onEvent((event: NodeEvent) => {
+      if (!UNTRACED.has(event.type)) this.note(`${id} ${describeEvent(event)}`);
+    });
     this.note(`start ${id}`);
     node.start().catch((error) => this.note(`${id} failed to start: ${String(error)}`));
     return id;
@@ -182,7 +197,10 @@ export class SimCluster {
     const done = node.change(volume, change, opId).then(
       (result) => {
         this.stats.acked++;
-        if (result.lsn > 0) this.checker.ackedChange(volume, result.lsn, opId);
+        if (result.lsn === 0) return result;
+        // Served here (never forwarded): this is the owner's ack moment.
+        if (!this.#forwardedChangeIds.has(opId)) this.#checkAck(at, volume, result.lsn, undefined);
+        this.checker.ackedChange(volume, result.lsn, opId);
         return result;
       },
       (error: unknown) => {
@@ -257,5 +275,12 @@ export function describeEvent(event: NodeEvent): string {
       return `volume ${event.volume} partner ${event.partner}`;
     case 'volume-stopped':
       return `volume ${event.volume} STOPPED: ${event.error.message}`;
+    case 'replay-progress':
+      return `volume ${event.volume} replayed ${event.replayed} of ${event.total}`;
+    case 'flush-lag':
+      return `volume ${event.volume} has ${event.records} records (${event.bytes} bytes) to flush`;
   }
 }
+
+/** Events too frequent for the trace. */
+const UNTRACED = new Set<NodeEvent['type']>(['replay-progress', 'flush-lag']);

@@ -26,6 +26,23 @@ describe('fs semantics: tandemfs in Chromium', () => {
     });
   }
 
+  it('writes and reads back a 64 MiB file (in changes of 1 MiB, each applied once)', async () => {
+    const fs = new FS(name('tandemfs'));
+    try {
+      const big = new Uint8Array(64 * 1024 * 1024);
+      for (let i = 0; i < big.length; i += 4096) big.fill((i >> 12) & 0xff, i, i + 4096);
+      big[big.length - 1] = 7;
+      await fs.promises.writeFile('/big.bin', big);
+      const back = (await fs.promises.readFile('/big.bin')) as Uint8Array;
+      if (back.length !== big.length) throw new Error(`read back ${back.length} bytes of ${big.length}`);
+      for (let i = 0; i < big.length; i += 4096) if (back[i] !== big[i]) throw new Error(`byte ${i} differs`);
+      if (back[big.length - 1] !== 7) throw new Error('the last byte differs');
+      if ((await fs.promises.stat('/big.bin')).size !== big.length) throw new Error('stat size differs');
+    } finally {
+      await fs.close();
+    }
+  });
+
   it('callback forms call back with (error, value), as lightning-fs does', async () => {
     const fs = new FS(name('tandemfs'));
     try {
