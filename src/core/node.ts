@@ -9,7 +9,7 @@ import { isMessage, type Message, type Ownership, type Partners, type WireError 
 import { MirrorKeeper } from './mirror-keeper.js';
 import { withDefaults, type NodeOptions } from './options.js';
 import { OwnedVolume, type Ending, type OwnerHost } from './owned-volume.js';
-import type { HeldLock, LockWait, NodeId, Ports } from './ports.js';
+import type { HeldLock, LockWait, NodeId, Ports, Timer } from './ports.js';
 import { adopt, isHistory, type Adopted } from './takeover.js';
 
 export type NodeEvent =
@@ -212,12 +212,12 @@ export class Node {
    * keeps the change's op id, so the change is applied once.
    */
   change(volume: number, change: FsChange, opId = this.newChangeId()): Promise<ChangeResult> {
-    return this.#retrying(volume, 'acked the change', async (deadline) => {
+    return this.#retrying(volume, 'acked the change', async () => {
       const adopting = this.#adopting.get(volume);
       if (adopting) await adopting;
       const owned = this.#owned.get(volume);
       if (owned?.serving) return owned.change(change, opId);
-      const reply = await this.#forward(this.#ownerFor(volume), volume, deadline, (id) => ({ t: 'change', id, volume, opId, change }));
+      const reply = await this.#forward(this.#ownerFor(volume), volume, (id) => ({ t: 'change', id, volume, opId, change }));
       return 'change' in reply ? reply.change : unexpected(reply);
     });
   }
@@ -229,18 +229,21 @@ export class Node {
 
   /** Reads from `volume` at its owner: what every change acked before it made (read-your-writes). */
   query(volume: number, query: FsQuery): Promise<QueryResult> {
-    return this.#retrying(volume, 'answered the query', async (deadline) => {
+    return this.#retrying(volume, 'answered the query', async () => {
       const adopting = this.#adopting.get(volume);
       if (adopting) await adopting;
       const owned = this.#owned.get(volume);
       if (owned?.serving) return owned.query(query);
-      const reply = await this.#forward(this.#ownerFor(volume), volume, deadline, (id) => ({ t: 'query', id, volume, query }));
+      const reply = await this.#forward(this.#ownerFor(volume), volume, (id) => ({ t: 'query', id, volume, query }));
       return 'query' in reply ? reply.query : unexpected(reply);
     });
   }
 
-  /** Runs `attempt` until it succeeds, fails for good, or the op timeout passes (retrying at the next owner). */
-  async #retrying<T>(volume: number, what: string, attempt: (deadline: number) => Promise<T>): Promise<T> {
+  /**
+   * Runs `attempt` until it succeeds or fails for good, retrying at the next owner while the op
+   * timeout has not passed. (An attempt at a live owner is not cut short: see #forward.)
+   */
+  async #retrying<T>(volume: number, what: string, attempt: () => Promise<T>): Promise<T> {
     if (!this.options.volumes.includes(volume)) {
       throw new NodeError('EINVAL', `volume ${volume} is not one of this cluster's volumes`, { volume });
     }
@@ -249,7 +252,7 @@ export class Node {
       const stopped = this.#stopped.get(volume);
       if (stopped) throw stopped;
       try {
-        return await attempt(deadline);
+        return await attempt();
       } catch (error) {
         if (!(error instanceof NodeError) || !RETRYABLE.has(error.code)) throw error;
       }
@@ -276,18 +279,30 @@ export class Node {
     return best?.node;
   }
 
-  /** Sends a request to the owner; resolves to its reply, rejects with its (revived) error. */
-  #forward(owner: NodeId, volume: number, deadline: number, request: (id: number) => Message): Promise<Reply> {
+  /**
+   * Sends a request to the owner; resolves to its reply, rejects with its (revived) error. The
+   * request is given up (to be retried elsewhere) when the owner goes, or falls silent — not while
+   * it is alive and working on it: a read may wait for a large backlog to be flushed.
+   */
+  #forward(owner: NodeId, volume: number, request: (id: number) => Message): Promise<Reply> {
     const id = this.#nextRequest++;
     return new Promise<Reply>((resolve, reject) => {
-      const wait = Math.max(1, Math.min(deadline - this.#ports.clock.now(), this.options.hangTimeoutMs * 2));
-      const timer = this.#ports.clock.after(wait, () => settle(new NodeError('ENOTOWNER', `owner ${owner} did not answer`, { volume })));
+      const { hangTimeoutMs } = this.options;
+      let timer: Timer;
+      const watch = () => {
+        timer = this.#ports.clock.after(hangTimeoutMs * 2, () => {
+          const heard = this.#peers.get(owner)?.lastHeard ?? Number.NEGATIVE_INFINITY;
+          if (this.#ports.clock.now() - heard <= hangTimeoutMs) watch();
+          else settle(new NodeError('ENOTOWNER', `owner ${owner} did not answer`, { volume }));
+        });
+      };
       const settle = (result: Reply | Error) => {
         if (!this.#requests.delete(id)) return;
         timer.cancel();
         if (result instanceof Error) reject(result);
         else resolve(result);
       };
+      watch();
       this.#requests.set(id, { peer: owner, volume, settle });
       if (!this.#send(owner, request(id))) settle(new NodeError('ENOTOWNER', `owner ${owner} is not connected`, { volume }));
     });

@@ -9,7 +9,7 @@ import { REQUEST_BYTES, type ChangeResult, type FsChange, type FsQuery, type Que
 import { components, Namespace, NeedsLoad } from './namespace.js';
 import type { Message } from './messages.js';
 import type { NodeOptions } from './options.js';
-import type { HeldLock, LsnOp, NodeId, Ports, StoredRecord } from './ports.js';
+import type { HeldLock, LsnOp, NodeId, Ports, StoredRecord, Timer } from './ports.js';
 import type { OpIds } from './takeover.js';
 
 /** How a node stops owning a volume. */
@@ -335,18 +335,26 @@ export class OwnedVolume {
     return this.#ackedCount > 0 ? this.#records[this.#ackedCount - 1]!.lsn : this.#applied;
   }
 
-  /** Resolves once the medium holds every op through `lsn`; the flusher runs for it at once. */
+  /**
+   * Resolves once the medium holds every op through `lsn`; the flusher runs for it at once. Fails
+   * with ETIMEDOUT only when the medium took nothing for opTimeoutMs (a full quota, say): a
+   * large backlog that is being flushed is waited for.
+   */
   #whenApplied(lsn: number): Promise<void> {
     if (lsn <= this.#applied) return Promise.resolve();
     if (ENDED.has(this.#state)) return Promise.reject(this.#movedError());
     return new Promise<void>((resolve, reject) => {
-      // A flush that cannot succeed (a full quota) must not hang a reader for ever.
       const { opTimeoutMs } = this.#host.options;
-      const timer = this.#host.ports.clock.after(opTimeoutMs, () => {
-        this.#appliedWaiters = this.#appliedWaiters.filter((w) => w !== waiter);
-        reject(new NodeError('ETIMEDOUT', `volume ${this.volume}: the medium did not take LSN ${lsn} within ${opTimeoutMs} ms`, { volume: this.volume }));
-      });
+      let timer: Timer;
+      const watch = (seen: number) => {
+        timer = this.#host.ports.clock.after(opTimeoutMs, () => {
+          if (this.#applied > seen) return watch(this.#applied);
+          this.#appliedWaiters = this.#appliedWaiters.filter((w) => w !== waiter);
+          reject(new NodeError('ETIMEDOUT', `volume ${this.volume}: the medium took nothing for ${opTimeoutMs} ms (waiting for LSN ${lsn})`, { volume: this.volume }));
+        });
+      };
       const waiter = { lsn, resolve: () => (timer.cancel(), resolve()), reject: (error: Error) => (timer.cancel(), reject(error)) };
+      watch(this.#applied);
       this.#appliedWaiters.push(waiter);
       this.#kickFlusher();
     });
