@@ -6,6 +6,7 @@ import { FencedError, FsError, MediumError, NodeError, type NodeErrorCode } from
 import { nextBatch } from './batch.js';
 import { plan } from './fs-plan.js';
 import { REQUEST_BYTES, type ChangeResult, type FsChange, type FsQuery, type QueryResult } from './fs-request.js';
+import { ContentCache } from './content-cache.js';
 import { components, Namespace, NeedsLoad } from './namespace.js';
 import type { Message } from './messages.js';
 import type { NodeOptions } from './options.js';
@@ -114,6 +115,8 @@ export class OwnedVolume {
   #appliedWaiters: Array<{ lsn: number; resolve(): void; reject(error: Error): void }> = [];
   /** The owner's view of the volume's tree, which changes are checked against. */
   readonly #namespace: Namespace;
+  /** Small files' bytes, in step with every accepted op: reads of them need neither flush nor medium. */
+  readonly #cache = new ContentCache();
   /** Changes that could not be planned at once (a load, backpressure, a repair) wait here, in order. */
   #queue: Queued[] = [];
   #trims: Promise<void> = Promise.resolve();
@@ -279,9 +282,17 @@ export class OwnedVolume {
     ops.forEach((op, i) => {
       last = this.#assign(op, opId + i, frames[i]!, value, i === ops.length - 1);
       last.undo = this.#namespace.apply(op, last.lsn);
+      this.#cached(op);
     });
     this.#remember(opId, last);
     return last;
+  }
+
+  /** Keeps the cached bytes of the file an op wrote in step with it. */
+  #cached(op: Op): void {
+    if (op.type !== 'write' && op.type !== 'truncate' && op.type !== 'create') return;
+    const at = this.#namespace.locate(op.path);
+    if (at.state === 'found' && at.entry?.kind === 'file') this.#cache.update(at.entry, op);
   }
 
   /**
@@ -323,8 +334,14 @@ export class OwnedVolume {
       case 'read': {
         if (entry.kind !== 'file') return fail('EISDIR');
         const size = ns.size(entry, query.path);
-        await this.#whenApplied(Math.min(Math.max(entry.lsn, ns.barrier), this.#ackedThrough()));
-        const data = await this.#host.ports.medium.read(this.volume, query.path, query.offset, Math.min(query.length, REQUEST_BYTES));
+        const length = Math.min(query.length, REQUEST_BYTES);
+        const lsn = entry.lsn;
+        const cached = lsn <= this.#ackedThrough() ? this.#cache.get(entry) : undefined; // acked bytes only
+        if (cached) return { kind: 'read', data: cached.slice(query.offset, query.offset + length), size: cached.length };
+        await this.#whenApplied(Math.min(Math.max(lsn, ns.barrier), this.#ackedThrough()));
+        const data = await this.#host.ports.medium.read(this.volume, query.path, query.offset, length);
+        // The whole file, as the namespace has it still (no op on it meanwhile): worth keeping.
+        if (data && query.offset === 0 && data.length === size && entry.lsn === lsn && this.#applied >= lsn) this.#cache.set(entry, data.slice());
         return data && { kind: 'read', data, size };
       }
     }
@@ -503,8 +520,9 @@ export class OwnedVolume {
     for (const record of failed) this.#seen.delete(record.opId);
     this.#nextLsn = (this.#records.at(-1)?.lsn ?? this.#applied) + 1;
     const lastKept = this.#nextLsn - 1;
-    // The namespace holds the failed ops' effects: take them back, newest first.
+    // The namespace holds the failed ops' effects: take them back, newest first (and forget cached bytes).
     for (const record of [...failed].reverse()) record.undo?.();
+    this.#cache.clear();
     if (this.#host.options.mirrorConcurrently && failed.length > 0 && !(await this.#raiseEpoch(lastKept))) {
       for (const record of failed) record.reject(new NodeError('ENOTOWNER', `volume ${this.volume}: the journal write failed and the volume moves on; retry there`, { volume: this.volume }));
       return;

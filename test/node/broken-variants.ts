@@ -69,7 +69,7 @@ export const BROKEN_VARIANTS: Record<string, BrokenVariant> = {
     mutations: [
       {
         file: 'node.ts',
-        find: `    const adopted = await adopt(this.#ports, this.options, volume, lock, decodeRecord);
+        find: `    const adopted = await adopt(this.#ports, this.options, volume, lock, decodeRecord, progress);
     return this.#serve(volume, adopted, lock);`,
         replace: `    const claimed = await claim(this.#ports, volume, lock, decodeRecord);
     const owned = this.#serve(volume, { epoch: claimed.epoch, base: claimed.base, known: claimed.recent, replayed: 0 }, lock);
@@ -101,12 +101,12 @@ export const BROKEN_VARIANTS: Record<string, BrokenVariant> = {
       },
       {
         file: 'node.ts',
-        find: 'const adopted = await adopt(this.#ports, this.options, volume, lock, decodeRecord);',
+        find: 'const adopted = await adopt(this.#ports, this.options, volume, lock, decodeRecord, progress);',
         replace: `const adopted = await adopt(this.#ports, this.options, volume, lock, (frame: Uint8Array) => {
       const copy = frame.slice();
       if (copy.length >= 76) new DataView(copy.buffer).setUint32(copy.length - 4, crc32c(copy.subarray(0, copy.length - 4)), true);
       return decodeRecord(copy);
-    });`,
+    }, progress);`,
       },
       { file: 'node.ts', find: "import { decodeRecord } from '../record/codec.js';", replace: "import { decodeRecord } from '../record/codec.js';\nimport { crc32c } from '../record/crc32c.js';" },
     ],
