@@ -7,7 +7,8 @@ export interface BenchResult {
   columns: string[];
   rows: Array<Array<string | number>>;
   notes?: string[];
-  figures: Record<string, number | string>;
+  /** null: a figure this run could not compute (e.g. a ratio to a system not in the run). */
+  figures: Record<string, number | string | null>;
 }
 
 declare global {

@@ -15,7 +15,7 @@ if (!name || !available.includes(name)) {
 }
 
 // Benches that need more than one tab; tab 0 measures, the others are its peers.
-const TABS = { write: 2 };
+const TABS = { write: 2, fs: 2 };
 const tabs = TABS[name] ?? 1;
 
 const out = join(root, 'dist/bench', name);

@@ -641,9 +641,10 @@ export class OwnedVolume {
     let paced = false;
     try {
       for (;;) {
+        // One batch's worth at most: a backlog of many thousands must not be walked per batch.
         const ready: LsnOp[] = [];
         for (const record of this.#records) {
-          if (!record.acked) break;
+          if (!record.acked || ready.length >= this.#host.options.batchMaxOps) break;
           ready.push({ lsn: record.lsn, opId: record.opId, op: record.op });
         }
         if (ready.length === 0 || !this.#mayFlush()) return;

@@ -41,6 +41,9 @@ export class FsPromises {
     return this.#mountTable();
   }
 
+  readFile(path: string, options?: { encoding?: null; flag?: string } | null): Promise<Uint8Array>;
+  readFile(path: string, options: Encoding | { encoding: Encoding; flag?: string }): Promise<string>;
+  readFile(path: string, options?: EncodingOption): Promise<Uint8Array | string>;
   async readFile(path: string, options?: EncodingOption): Promise<Uint8Array | string> {
     const placed = this.#mounts.place(path, 'open');
     const bytes = await this.readAll(placed);
@@ -83,6 +86,9 @@ export class FsPromises {
     await this.#stat(this.#mounts.place(path, 'access'), 'access');
   }
 
+  readdir(path: string, options?: { withFileTypes?: false; encoding?: string } | string | null): Promise<string[]>;
+  readdir(path: string, options: { withFileTypes: true; encoding?: string }): Promise<Dirent[]>;
+  readdir(path: string, options?: { withFileTypes?: boolean; encoding?: string } | string | null): Promise<string[] | Dirent[]>;
   async readdir(path: string, options?: { withFileTypes?: boolean; encoding?: string } | string | null): Promise<string[] | Dirent[]> {
     const placed = this.#mounts.place(path, 'scandir');
     const result = await this.#query(placed, { kind: 'readdir', path: placed.path });

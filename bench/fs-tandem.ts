@@ -1,0 +1,79 @@
+// tandemfs as one of the file systems `npm run bench -- fs` compares: an FS in the measuring tab,
+// which owns the volume, mirrored by an FS in the bench's second tab — so every write it
+// acknowledges is in two tabs' IndexedDB, the durability the targets compare against.
+import { FS } from '../src/index.js';
+import type { FsLike, FsSystem } from './fs-systems.js';
+
+type Command = { cmd: 'join' | 'leave'; cluster: string } | { cmd: 'joined'; cluster: string };
+
+const control = new BroadcastChannel('tandemfs-bench-fs');
+
+export function tandemFs(): FsSystem {
+  let clusters = 0;
+  const open = new Map<FsLike, { fs: FS; cluster: string }>();
+  return {
+    name: 'tandemfs',
+    key: 'tandemfs',
+    notes: ['tandemfs: two tabs; this one owns the volume, the other mirrors it (acks wait for both).'],
+    prepareAlone: true,
+    async setup() {
+      const cluster = `bench-fs-tandem-${Date.now()}-${++clusters}`;
+      const fs = new FS(cluster);
+      await until(async () => (await fs.status()).owns.some((v) => v.volume === 0)); // alone: it adopts the volume
+      await ask({ cmd: 'join', cluster });
+      await until(async () => (await fs.status()).owns.some((v) => v.volume === 0 && !v.degraded));
+      const promises = fs.promises as FsLike;
+      open.set(promises, { fs, cluster });
+      return promises;
+    },
+    async teardown(promises) {
+      const entry = open.get(promises);
+      if (!entry) return;
+      open.delete(promises);
+      control.postMessage({ cmd: 'leave', cluster: entry.cluster } satisfies Command);
+      await entry.fs.close();
+    },
+    /** Waits until the volume's writes are in OPFS, so its flushing does not land in another system's turn. */
+    async settle(promises) {
+      const entry = open.get(promises);
+      if (entry) await until(async () => (await entry.fs.status()).owns.every((v) => v.unflushed === 0));
+    },
+  };
+}
+
+/** The second tab: joins the clusters the measuring tab names, as their partner. */
+export function tandemPeer(): void {
+  const joined = new Map<string, FS>();
+  control.onmessage = async ({ data }: MessageEvent<Command>) => {
+    if (data.cmd === 'join') {
+      const fs = new FS(data.cluster);
+      await fs.status();
+      joined.set(data.cluster, fs);
+      control.postMessage({ cmd: 'joined', cluster: data.cluster } satisfies Command);
+    } else if (data.cmd === 'leave') {
+      const fs = joined.get(data.cluster);
+      joined.delete(data.cluster);
+      await fs?.close();
+    }
+  };
+}
+
+function ask(command: Command): Promise<void> {
+  return new Promise((resolve) => {
+    const answer = ({ data }: MessageEvent<Command>) => {
+      if (data.cmd !== 'joined' || data.cluster !== command.cluster) return;
+      control.removeEventListener('message', answer);
+      resolve();
+    };
+    control.addEventListener('message', answer);
+    control.postMessage(command);
+  });
+}
+
+async function until(probe: () => Promise<boolean>, ms = 60_000): Promise<void> {
+  const end = performance.now() + ms;
+  while (!(await probe())) {
+    if (performance.now() > end) throw new Error('bench: tandemfs did not settle in time');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
