@@ -36,7 +36,12 @@ export function tandemFs(): FsSystem {
     /** Waits until the volume's writes are in OPFS, so its flushing does not land in another system's turn. */
     async settle(promises) {
       const entry = open.get(promises);
-      if (entry) await until(async () => (await entry.fs.status()).owns.every((v) => v.unflushed === 0));
+      if (!entry) return;
+      await until(async () => (await entry.fs.status()).owns.every((v) => v.unflushed === 0));
+      // The figures mean "this tab owns the volume": say so when it does not (a partner took the
+      // volume over after this tab's main thread stalled), as every op then crosses the link.
+      const status = await entry.fs.status();
+      if (!status.owns.some((v) => v.volume === 0)) console.log(`tandemfs: ${entry.cluster}: this tab no longer owns the volume; its ops go to the other tab`);
     },
   };
 }
