@@ -124,15 +124,34 @@ export class Node {
 
   /** Joins the cluster: holds its liveness lock, listens, and adopts volumes nobody owns. */
   async start(): Promise<void> {
-    const lock = await this.#ports.locks.tryAcquire(liveLock(this.id));
-    if (!lock) throw new NodeError('EINVAL', `node id ${this.id} is already running`, { node: this.id });
-    this.#liveLock = lock;
+    this.#liveLock = await this.#holdLiveLock();
     this.#ports.link.onMessage((from, message) => this.#onMessage(from, message));
     this.#ports.link.onPeer((peer, up) => this.#onPeer(peer, up));
     for (const peer of this.#ports.link.peers()) this.#onPeer(peer, true);
     this.#every(this.options.heartbeatMs, () => this.#heartbeat());
     this.#every(this.options.sweepMs, () => void this.#sweep());
     await this.#sweep();
+  }
+
+  /**
+   * This node's liveness lock, held for its whole life. A peer its link met before this node
+   * started may hold the lock for a moment: watching it (#watch), the peer was granted it at once,
+   * took this node for dead, and lets it go. So a lock that is taken is waited for, a while; one
+   * still held after that belongs to another node with this id.
+   */
+  async #holdLiveLock(): Promise<HeldLock> {
+    const name = liveLock(this.id);
+    const lock = await this.#ports.locks.tryAcquire(name);
+    if (lock) return lock;
+    const wait = this.#ports.locks.wait(name);
+    wait.granted.catch(() => {}); // a cancelled wait may reject
+    let timer: Timer | undefined;
+    const late = new Promise<undefined>((resolve) => (timer = this.#ports.clock.after(this.options.hangTimeoutMs, () => resolve(undefined))));
+    const granted = await Promise.race([wait.granted.catch(() => undefined), late]);
+    timer?.cancel();
+    if (granted) return granted;
+    wait.cancel();
+    throw new NodeError('EINVAL', `node id ${this.id} is already running`, { node: this.id });
   }
 
   /** Leaves the cluster in a planned way: hands every volume over, drained, then stops. */
@@ -212,12 +231,12 @@ export class Node {
    * keeps the change's op id, so the change is applied once.
    */
   change(volume: number, change: FsChange, opId = this.newChangeId()): Promise<ChangeResult> {
-    return this.#retrying(volume, 'acked the change', async () => {
+    return this.#retrying(volume, 'acked the change', async (deadline) => {
       const adopting = this.#adopting.get(volume);
       if (adopting) await adopting;
       const owned = this.#owned.get(volume);
       if (owned?.serving) return owned.change(change, opId);
-      const reply = await this.#forward(this.#ownerFor(volume), volume, (id) => ({ t: 'change', id, volume, opId, change }));
+      const reply = await this.#forward(this.#ownerFor(volume), volume, deadline, (id) => ({ t: 'change', id, volume, opId, change }));
       return 'change' in reply ? reply.change : unexpected(reply);
     });
   }
@@ -229,21 +248,21 @@ export class Node {
 
   /** Reads from `volume` at its owner: what every change acked before it made (read-your-writes). */
   query(volume: number, query: FsQuery): Promise<QueryResult> {
-    return this.#retrying(volume, 'answered the query', async () => {
+    return this.#retrying(volume, 'answered the query', async (deadline) => {
       const adopting = this.#adopting.get(volume);
       if (adopting) await adopting;
       const owned = this.#owned.get(volume);
       if (owned?.serving) return owned.query(query);
-      const reply = await this.#forward(this.#ownerFor(volume), volume, (id) => ({ t: 'query', id, volume, query }));
+      const reply = await this.#forward(this.#ownerFor(volume), volume, deadline, (id) => ({ t: 'query', id, volume, query }));
       return 'query' in reply ? reply.query : unexpected(reply);
     });
   }
 
   /**
    * Runs `attempt` until it succeeds or fails for good, retrying at the next owner while the op
-   * timeout has not passed. (An attempt at a live owner is not cut short: see #forward.)
+   * timeout has not passed.
    */
-  async #retrying<T>(volume: number, what: string, attempt: () => Promise<T>): Promise<T> {
+  async #retrying<T>(volume: number, what: string, attempt: (deadline: number) => Promise<T>): Promise<T> {
     if (!this.options.volumes.includes(volume)) {
       throw new NodeError('EINVAL', `volume ${volume} is not one of this cluster's volumes`, { volume });
     }
@@ -252,7 +271,7 @@ export class Node {
       const stopped = this.#stopped.get(volume);
       if (stopped) throw stopped;
       try {
-        return await attempt();
+        return await attempt(deadline);
       } catch (error) {
         if (!(error instanceof NodeError) || !RETRYABLE.has(error.code)) throw error;
       }
@@ -281,18 +300,20 @@ export class Node {
 
   /**
    * Sends a request to the owner; resolves to its reply, rejects with its (revived) error. The
-   * request is given up (to be retried elsewhere) when the owner goes, or falls silent — not while
-   * it is alive and working on it: a read may wait for a large backlog to be flushed.
+   * request is given up (to be retried elsewhere, or to time out) when the owner goes, falls
+   * silent, or the op timeout passes — not sooner while the owner is alive and working on it.
    */
-  #forward(owner: NodeId, volume: number, request: (id: number) => Message): Promise<Reply> {
+  #forward(owner: NodeId, volume: number, deadline: number, request: (id: number) => Message): Promise<Reply> {
     const id = this.#nextRequest++;
     return new Promise<Reply>((resolve, reject) => {
       const { hangTimeoutMs } = this.options;
       let timer: Timer;
       const watch = () => {
-        timer = this.#ports.clock.after(hangTimeoutMs * 2, () => {
+        const wait = Math.max(1, Math.min(deadline - this.#ports.clock.now(), hangTimeoutMs * 2));
+        timer = this.#ports.clock.after(wait, () => {
+          const now = this.#ports.clock.now();
           const heard = this.#peers.get(owner)?.lastHeard ?? Number.NEGATIVE_INFINITY;
-          if (this.#ports.clock.now() - heard <= hangTimeoutMs) watch();
+          if (now < deadline && now - heard <= hangTimeoutMs) watch();
           else settle(new NodeError('ENOTOWNER', `owner ${owner} did not answer`, { volume }));
         });
       };
