@@ -5,7 +5,7 @@ import type { Op } from '../record/types.js';
 import { FencedError, FsError, MediumError, NodeError, type NodeErrorCode } from '../errors.js';
 import { nextBatch } from './batch.js';
 import { plan } from './fs-plan.js';
-import { REQUEST_BYTES, type ChangeResult, type FsChange, type FsQuery, type QueryResult } from './fs-request.js';
+import { REQUEST_BYTES, syscallOf, type ChangeResult, type FsChange, type FsQuery, type QueryResult } from './fs-request.js';
 import { ContentCache } from './content-cache.js';
 import { components, Namespace, NeedsLoad } from './namespace.js';
 import type { Message } from './messages.js';
@@ -317,7 +317,7 @@ export class OwnedVolume {
   async #answer(query: FsQuery): Promise<QueryResult | undefined> {
     const ns = this.#namespace;
     const fail = (code: 'ENOENT' | 'ENOTDIR' | 'EISDIR'): never => {
-      throw new FsError(code, query.kind === 'readdir' ? 'scandir' : query.kind === 'read' ? 'open' : 'stat', query.path);
+      throw new FsError(code, syscallOf(query), query.path);
     };
     const at = ns.locate(query.path);
     if (at.state !== 'found') return fail(at.state === 'missing' ? 'ENOENT' : 'ENOTDIR');

@@ -13,27 +13,10 @@ import {
 import { linkContract, type LinksUnderTest, type MakeLinks } from '../../src/core/link-contract.js';
 import type { Link } from '../../src/core/ports.js';
 import { LinkError, type LinkErrorCode } from '../../src/errors.js';
+import { sleep, uniqueCluster, until } from './wait.js';
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
-
-/** Polls `done` until it holds or `ms` pass: real links move on their own. */
-async function until(done: () => boolean, ms: number): Promise<boolean> {
-  const end = performance.now() + ms;
-  while (!done()) {
-    if (performance.now() > end) return false;
-    await sleep(2);
-  }
-  return true;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-function uniqueCluster(name: string): string {
-  return `${name}-${crypto.randomUUID()}`;
-}
 
 /** Links to close after each test, whatever happened in it. */
 const opened: Array<{ close(): void }> = [];

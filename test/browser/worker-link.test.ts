@@ -15,19 +15,10 @@ import { hostWorkerNode, WorkerBridge } from '../../src/browser/worker-bridge.js
 import { BridgedLink, isBridgeRequest, startWorkerNode, type WorkerNode } from '../../src/browser/worker-node.js';
 import { linkContract, type LinksUnderTest, type MakeLinks } from '../../src/core/link-contract.js';
 import type { Link } from '../../src/core/ports.js';
+import { sleep, uniqueCluster, until } from './wait.js';
 
 // ---------------------------------------------------------------------------------------------
 // Shared helpers
-
-/** Polls `done` until it holds or `ms` pass: real links move on their own. */
-async function until(done: () => boolean, ms: number): Promise<boolean> {
-  const end = performance.now() + ms;
-  while (!done()) {
-    if (performance.now() > end) return false;
-    await sleep(2);
-  }
-  return true;
-}
 
 /** Polls an asynchronous probe until it gives something truthy or `ms` pass; undefined then. */
 async function eventually<T>(probe: () => Promise<T>, ms: number): Promise<T | undefined> {
@@ -38,14 +29,6 @@ async function eventually<T>(probe: () => Promise<T>, ms: number): Promise<T | u
     if (performance.now() > end) return undefined;
     await sleep(50);
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-function uniqueCluster(name: string): string {
-  return `${name}-${crypto.randomUUID()}`;
 }
 
 /** The 8 MiB burst of the links tests: 128 messages of 64 KiB, each filled with its seq. */

@@ -133,3 +133,15 @@ export async function until<T>(probe: () => Promise<T> | T, ms = 15_000, every =
     await new Promise((resolve) => setTimeout(resolve, every));
   }
 }
+
+export interface VolumeStatus {
+  volume: number;
+  degraded: boolean;
+  partner?: string;
+}
+
+/** What `tab`'s node says of `volume` when it owns it; undefined when it does not. */
+export async function owned(tab: Tab, volume: number): Promise<VolumeStatus | undefined> {
+  const status = await tab.call<{ owns: VolumeStatus[] }>('status');
+  return status.owns.find((v) => v.volume === volume);
+}

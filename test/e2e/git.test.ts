@@ -16,7 +16,7 @@ import { chromium, type BrowserContext } from 'playwright-core';
 import { CHROMIUM_ARGS, chromiumPath } from '../../scripts/chromium.mjs';
 // @ts-expect-error: plain .mjs build scripts without types
 import { bundle, root, serve } from '../../scripts/site.mjs';
-import { Tab, until } from './browser.js';
+import { owned, Tab, until } from './browser.js';
 import type { BlobView, CommitView, FsCalls, Step } from './git-tab.js';
 
 const CLUSTER = 'git-e2e';
@@ -173,24 +173,13 @@ function assertEqualish(problems: string[], what: string, actual: unknown, expec
 // ------------------------------------------------------------------------------------------------
 // The cluster
 
-interface VolumeStatus {
-  volume: number;
-  degraded: boolean;
-  partner?: string;
-}
-
-async function owned(tab: Tab): Promise<VolumeStatus | undefined> {
-  const status = await tab.call<{ owns: VolumeStatus[] }>('status');
-  return status.owns.find((v) => v.volume === VOLUME);
-}
-
 /** Tab A opens first and owns volume 0; tab B opens next and becomes its partner, in sync. */
 async function pair(profile: Profile): Promise<{ a: Tab; b: Tab; aId: string; bId: string }> {
   const { tab: a, id: aId } = await profile.open();
-  await until(() => owned(a), SETTLE_MS);
+  await until(() => owned(a, VOLUME), SETTLE_MS);
   const { tab: b, id: bId } = await profile.open();
   await until(async () => {
-    const volume = await owned(a);
+    const volume = await owned(a, VOLUME);
     return volume?.partner === bId && !volume.degraded;
   }, SETTLE_MS);
   return { a, b, aId, bId };
@@ -316,7 +305,7 @@ describe('isomorphic-git on tandemfs, in Chromium tabs', { concurrency: false, t
       const CRASH_AFTER = 30;
       let tree = await commitRun(a, acked, new Map(), 0, CRASH_AFTER);
       took(`${CRASH_AFTER} commits acked in A`);
-      const volume = await owned(a);
+      const volume = await owned(a, VOLUME);
       assert.ok(volume && volume.partner === bId && !volume.degraded, `A no longer owns volume 0 mirrored by B before the crash: ${JSON.stringify(volume)}`);
 
       // Commit 30 goes in flight: its files written and staged, crash A as git.commit begins. (The
@@ -337,7 +326,7 @@ describe('isomorphic-git on tandemfs, in Chromium tabs', { concurrency: false, t
       t.diagnostic(`crashed A (${aId}) with ${acked.length} commits acked; commit ${CRASH_AFTER} ${'oid' in settled ? 'was acked just before' : 'was in flight'}`);
 
       // B takes over volume 0, with every acked commit.
-      await until(() => owned(b), SETTLE_MS);
+      await until(() => owned(b, VOLUME), SETTLE_MS);
       took('B took volume 0 over');
       const logB = await b.call<Array<{ oid: string; message: string }>>('log');
       const history = logB.map((c) => c.oid).reverse();
@@ -371,7 +360,7 @@ describe('isomorphic-git on tandemfs, in Chromium tabs', { concurrency: false, t
       await a.page.close().catch(() => {});
       await b.page.close();
       const { tab: c } = await profile.open();
-      await until(() => owned(c), SETTLE_MS);
+      await until(() => owned(c, VOLUME), SETTLE_MS);
       took('every tab closed; C opened and owns volume 0');
       const logC = await c.call<Array<{ oid: string }>>('log');
       const lostC = known.filter((k) => !logC.some((entry) => entry.oid === k.oid)).map((k) => `${k.message} ${k.oid}`);

@@ -15,7 +15,7 @@ import { chromium, type BrowserContext } from 'playwright-core';
 import { CHROMIUM_ARGS, chromiumPath } from '../../scripts/chromium.mjs';
 // @ts-expect-error: plain .mjs build scripts without types
 import { bundle, root, serve } from '../../scripts/site.mjs';
-import { Tab, until } from './browser.js';
+import { owned, Tab, until } from './browser.js';
 
 /** The two kinds of tab, bundled into a directory of this file's own (other e2e files build theirs). */
 class Site {
@@ -77,17 +77,6 @@ const NODE = { heartbeatMs: 100, hangTimeoutMs: 3000 };
 /** Generous: this runs beside other test suites on a small machine. */
 const SETTLE_MS = 60_000;
 
-interface VolumeStatus {
-  volume: number;
-  degraded: boolean;
-  partner?: string;
-}
-
-async function owned(tab: Tab): Promise<VolumeStatus | undefined> {
-  const status = await tab.call<{ owns: VolumeStatus[] }>('status');
-  return status.owns.find((v) => v.volume === VOLUME);
-}
-
 async function records(reader: Tab, kind: 'journal' | 'mirror', of: string): Promise<Array<[number, number]>> {
   return reader.call<Array<[number, number]>>('records', kind, of);
 }
@@ -122,9 +111,9 @@ async function cluster(first: 'worker' | 'tab') {
   const start = (tab: Tab) => tab.call<string>('start', { cluster: name, volumes: [VOLUME], secret: 'e2e secret', node: NODE });
   const [owner, partner] = first === 'worker' ? [a, b] : [b, a];
   const ownerId = await start(owner);
-  await until(() => owned(owner), SETTLE_MS);
+  await until(() => owned(owner, VOLUME), SETTLE_MS);
   const partnerId = await start(partner);
-  await until(async () => (await owned(owner))?.partner === partnerId && (await owned(owner))?.degraded === false, SETTLE_MS);
+  await until(async () => (await owned(owner, VOLUME))?.partner === partnerId && (await owned(owner, VOLUME))?.degraded === false, SETTLE_MS);
   return { a, b, owner, partner, ownerId, partnerId };
 }
 
@@ -142,7 +131,7 @@ async function ackedWrite(b: Tab, owner: Tab, ownerId: string, partnerId: string
 
 /** After the owner died: the survivor owns the volume, has the acked write in the medium, and takes new ones. */
 async function tookOver(survivor: Tab, lsn: number): Promise<void> {
-  await until(() => owned(survivor), SETTLE_MS);
+  await until(() => owned(survivor, VOLUME), SETTLE_MS);
   await holds(survivor, '/notes.txt', 'acked before the owner died');
   const next = await write(survivor, '/after.txt', 'a new owner');
   assert.ok(next > lsn, `the new owner's write has LSN ${next}, after ${lsn}`);
