@@ -27,6 +27,8 @@ export class MirrorKeeper {
   #epochs = new Map<number, number>();
   /** Work on each volume's mirror runs in message order. */
   #chains = new Map<number, Promise<void>>();
+  /** Per volume, the mirror messages of the last queued work, still taking more (see onMirror). */
+  #openBatches = new Map<number, Extract<Message, { t: 'mirror' }>[]>();
 
   constructor(host: KeeperHost) {
     this.#host = host;
@@ -80,31 +82,60 @@ export class MirrorKeeper {
     this.#raiseEpoch(volume, epoch);
     this.#volumes.set(volume, { owner: from, epoch, session, sound: true });
     this.#host.mirroringFor(from);
+    this.#openBatches.delete(volume);
     // An earlier session may have left records the owner no longer has (it took their LSNs back).
     this.#then(volume, () => this.#host.ports.mirror.deleteRange(volume, keepThrough + 1, Number.MAX_SAFE_INTEGER));
   }
 
+  /**
+   * Mirror messages that arrive while the mirror is busy wait in one batch, stored in one
+   * transaction when its turn comes: a put costs about the same for one record as for dozens, and
+   * puts to one store run one at a time anyway. A batch takes messages only while it is the last
+   * work queued, so a pair or a trim after them still runs after them.
+   */
   onMirror(from: NodeId, message: Extract<Message, { t: 'mirror' }>): void {
     const { volume, session } = message;
     if (!this.#current(from, volume, session)) return;
-    this.#then(volume, async () => {
-      const mirrored = this.#current(from, volume, session);
-      if (!mirrored?.sound) return;
-      const records = this.#verified(message);
-      if (!records) {
-        mirrored.sound = false;
-        this.#host.send(from, { t: 'mirrorFailed', volume, session });
-        return;
+    const open = this.#openBatches.get(volume);
+    if (open) {
+      open.push(message);
+      return;
+    }
+    const batch = [message];
+    this.#openBatches.set(volume, batch);
+    this.#then(volume, () => {
+      if (this.#openBatches.get(volume) === batch) this.#openBatches.delete(volume);
+      return this.#store(from, volume, session, batch);
+    });
+  }
+
+  /** Stores a batch's records (up to a message that fails its check) and says how far the mirror holds them. */
+  async #store(from: NodeId, volume: number, session: number, batch: readonly Extract<Message, { t: 'mirror' }>[]): Promise<void> {
+    const mirrored = this.#current(from, volume, session);
+    if (!mirrored?.sound) return;
+    const records: StoredRecord[] = [];
+    let damaged = false;
+    for (const message of batch) {
+      const verified = this.#verified(message);
+      if (!verified) {
+        damaged = true;
+        break;
       }
+      records.push(...verified);
+    }
+    if (records.length > 0) {
       try {
         await this.#host.ports.mirror.put(records);
       } catch {
-        mirrored.sound = false;
-        this.#host.send(from, { t: 'mirrorFailed', volume, session });
-        return;
+        damaged = true;
+        records.length = 0;
       }
-      this.#host.send(from, { t: 'mirrored', volume, session, upTo: Math.max(...message.lsns) });
-    });
+    }
+    if (records.length > 0) this.#host.send(from, { t: 'mirrored', volume, session, upTo: records.reduce((top, r) => Math.max(top, r.lsn), 0) });
+    if (damaged) {
+      mirrored.sound = false;
+      this.#host.send(from, { t: 'mirrorFailed', volume, session });
+    }
   }
 
   /** The message's records, each checked against its CRC32C and its claimed place; or none. */
@@ -142,6 +173,7 @@ export class MirrorKeeper {
   onTrim(from: NodeId, message: Extract<Message, { t: 'trim' }>): void {
     const { volume, upTo } = message;
     if (this.#volumes.get(volume)?.owner !== from) return;
+    this.#openBatches.delete(volume);
     this.#then(volume, () => this.#host.ports.mirror.deleteRange(volume, 1, upTo));
   }
 }

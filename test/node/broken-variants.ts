@@ -118,7 +118,7 @@ export const BROKEN_VARIANTS: Record<string, BrokenVariant> = {
       file: 'mirror-keeper.ts',
       find: `      try {
         await this.#host.ports.mirror.put(records);`,
-      replace: `      this.#host.send(from, { t: 'mirrored', volume, session, upTo: Math.max(...message.lsns) });
+      replace: `      this.#host.send(from, { t: 'mirrored', volume, session, upTo: records.reduce((top, r) => Math.max(top, r.lsn), 0) });
       try {
         await this.#host.ports.mirror.put(records);`,
     }],
