@@ -22,6 +22,7 @@ const out = join(root, 'dist/bench', name);
 await bundle({
   [`${name}.bench`]: `bench/${name}.bench.ts`,
   'opfs-worker': 'src/browser/opfs-worker.ts',
+  'hub-worker': 'src/browser/hub-worker.ts',
   'sync-handle-worker': 'bench/sync-handle-worker.ts',
 }, out);
 writeFileSync(join(out, 'index.html'), `<!doctype html><meta charset="utf-8"><title>${name}</title><link rel="icon" href="data:,"><script type="module" src="./${name}.bench.js"></script>`);

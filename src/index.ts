@@ -4,6 +4,7 @@ export { crc32c, Crc32c } from './record/crc32c.js';
 export { encodeRecord, encodeRecordInto, decodeRecord } from './record/codec.js';
 export type { JournalRecord, Op, OpType } from './record/types.js';
 export { startBrowserNode, type BrowserNode, type BrowserNodeOptions } from './browser/start-node.js';
+export type { LinkKind } from './browser/hub.js';
 export type { NodeOptions } from './core/options.js';
 export type { Durability } from './browser/idb-stores.js';
 export { FS, type FSOptions, FsPromises, type FsBackend, FileHandle, Stats, Dirent } from './fs/index.js';

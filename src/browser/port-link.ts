@@ -1,6 +1,6 @@
-// The link over MessagePorts: for a node hosted in a dedicated worker (which has no WebRTC) and
-// for tests. A PortRelay in the page is the hub: each node holds one port to it, and the relay
-// passes frames between nodes by id. It is a switch, nothing more: it does not read frames and
+// The link over MessagePorts: between the tabs and workers of an origin, through the cluster's
+// hub (a SharedWorker running a PortRelay: hub-worker.ts), and in tests. Each node holds one port
+// to the relay, and the relay passes frames between nodes by id. It is a switch, nothing more: it does not read frames and
 // knows no cluster, so every pair of nodes still runs the handshake end to end (auth.ts).
 //
 // A port says nothing when the context at its other end dies (this Chromium has no `close`
@@ -34,15 +34,21 @@ export class PortRelay {
   /** A port for one more node: give it to PortLink.open here, or transfer it to a worker. */
   connect(): MessagePort {
     const { port1, port2 } = new MessageChannel();
+    this.adopt(port1);
+    return port2;
+  }
+
+  /** Serves one more node on `port`, whose other end runs a PortLink (the hub's connections). */
+  adopt(port: MessagePort): void {
     let node: NodeId | undefined;
     const leave = () => {
-      if (node !== undefined) this.#left(node, port1);
+      if (node !== undefined) this.#left(node, port);
       node = undefined;
     };
-    port1.addEventListener('message', ({ data }: MessageEvent<unknown>) => {
+    port.addEventListener('message', ({ data }: MessageEvent<unknown>) => {
       if (!isToRelay(data)) return;
       if (data.type === 'join' && node === undefined && !this.#nodes.has(data.node)) {
-        this.#joined((node = data.node), port1);
+        this.#joined((node = data.node), port);
         this.#watch(data.lock, leave);
       } else if (data.type === 'frame' && node !== undefined) {
         this.#forward(node, data.to, data.frame);
@@ -50,9 +56,8 @@ export class PortRelay {
         leave();
       }
     }, { signal: this.#abort.signal });
-    port1.start();
-    this.#ports.add(port1);
-    return port2;
+    port.start();
+    this.#ports.add(port);
   }
 
   /** Tells every node that the others left, and closes every port. */

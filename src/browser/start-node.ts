@@ -1,5 +1,6 @@
 // A tandemfs node in a tab (or a worker hosted by one) with the real adapters: journal and mirror
-// in IndexedDB, the medium in OPFS (a worker), Web Locks, and WebRTC links between the tabs.
+// in IndexedDB, the medium in OPFS (a worker), Web Locks, and links between the tabs over WebRTC,
+// or through the cluster's hub, a SharedWorker (hub.ts).
 import { Node } from '../core/node.js';
 import type { NodeOptions } from '../core/options.js';
 import type { Link, Ports } from '../core/ports.js';
@@ -7,7 +8,9 @@ import { browserClock, browserRandom } from './clock.js';
 import { IdbStores, type Durability } from './idb-stores.js';
 import { OpfsMedium } from './opfs-medium.js';
 import { WebLocks } from './web-locks.js';
-import { WebRtcLink } from './webrtc-link.js';
+import { openTabLink, type LinkKind } from './hub.js';
+import type { PortLink } from './port-link.js';
+import type { WebRtcLink } from './webrtc-link.js';
 
 export interface BrowserNodeOptions extends Partial<Omit<NodeOptions, 'volumes'>> {
   /** The cluster: tabs of an origin with the same name serve the same volumes together. */
@@ -17,10 +20,12 @@ export interface BrowserNodeOptions extends Partial<Omit<NodeOptions, 'volumes'>
   readonly secret?: string;
   /** IndexedDB durability of journal and mirror writes ('relaxed' unless you need 'strict'). */
   readonly durability?: Durability;
+  /** How the node reaches its peers: 'webrtc' (default) or 'hub'. Every node of a cluster must use the same. */
+  readonly link?: LinkKind;
 }
 
-/** A running node and the adapters it runs on; `L` is its link (WebRTC in a tab). */
-export interface BrowserNode<L extends ClosableLink = WebRtcLink> {
+/** A running node and the adapters it runs on; `L` is its link (the hub's, or WebRTC, in a tab). */
+export interface BrowserNode<L extends ClosableLink = PortLink | WebRtcLink> {
   readonly node: Node;
   readonly stores: IdbStores;
   readonly medium: OpfsMedium;
@@ -32,11 +37,11 @@ export interface BrowserNode<L extends ClosableLink = WebRtcLink> {
 export type ClosableLink = Link & { close(): void };
 
 export async function startBrowserNode(options: BrowserNodeOptions): Promise<BrowserNode> {
-  const { cluster, secret, durability, ...nodeOptions } = options;
+  const { cluster, secret, durability, link: kind, ...nodeOptions } = options;
   const self = crypto.randomUUID();
   const stores = await IdbStores.open({ cluster, node: self, durability });
   const medium = await OpfsMedium.create({ cluster });
-  const link = await WebRtcLink.open({ cluster, self, secret });
+  const link = await openTabLink({ cluster, self, secret, kind });
   return runNode({ self, cluster, stores, medium, link }, { ...nodeOptions, volumes: [...options.volumes] });
 }
 

@@ -18,12 +18,15 @@
 // it is trusted, as a tab's node trusts its own page.
 import type { NodeId } from '../core/ports.js';
 import { LinkError } from '../errors.js';
+import { DEFAULT_LINK, hubPort, type LinkKind } from './hub.js';
 import { WebRtcLink, type FlowOptions } from './webrtc-link.js';
 import { BRIDGE_MARK, isBridgeRequest, isToHost, type BridgeAnswer, type FromHost, type ToHost } from './worker-node.js';
 
 export interface WorkerHostOptions {
   /** When given, the worker's links may join this cluster only (others are refused). */
   readonly cluster?: string;
+  /** How the worker's nodes reach their peers: as the page's nodes do ('webrtc' unless told otherwise). */
+  readonly link?: LinkKind;
   /** Flow-control tuning of the WebRTC links (DEFAULT_FLOW otherwise). */
   readonly flow?: Partial<FlowOptions>;
 }
@@ -52,8 +55,10 @@ export class WorkerBridge {
       event.stopImmediatePropagation(); // ours alone: the app's own handlers need not see it
       if (this.#closed || answered.has(data.request)) return; // a repeat sent before our answer arrived
       answered.add(data.request);
-      const port = this.connect();
-      const answer: BridgeAnswer = { [BRIDGE_MARK]: 'port', request: data.request, port };
+      // A request for another cluster than ours gets a bridge, which refuses it with the reason.
+      const hub = data.hub && (this.#options.link ?? DEFAULT_LINK) === 'hub' && (this.#options.cluster ?? data.cluster) === data.cluster;
+      const port = hub ? hubPort(data.cluster) : this.connect();
+      const answer: BridgeAnswer = { [BRIDGE_MARK]: 'port', request: data.request, kind: hub ? 'hub' : 'bridge', port };
       worker.postMessage(answer, [port]);
     }, { signal: this.#abort.signal });
   }

@@ -35,6 +35,7 @@ import { importSecret, type DropReason, type LinkStats } from './auth.js';
 import { IdbStores, type Durability } from './idb-stores.js';
 import { LinkListeners } from './link-listeners.js';
 import { OpfsMedium } from './opfs-medium.js';
+import { PortLink } from './port-link.js';
 import { runNode, type BrowserNode } from './start-node.js';
 import { encodeWire } from './wire.js';
 
@@ -48,12 +49,21 @@ export const BRIDGE_MARK = 'tandemfsBridge';
 export interface BridgeRequest {
   readonly [BRIDGE_MARK]: 'request';
   readonly request: string;
+  /** The cluster the worker's node joins: its hub is per cluster. */
+  readonly cluster: string;
+  /** Whether a port to the hub will do; else it must be a bridge (a BridgedLink asks). */
+  readonly hub: boolean;
 }
 
-/** page -> worker, on the Worker object: the port for that request (transferred). */
+/**
+ * page -> worker, on the Worker object: the port for that request (transferred). 'hub': a port to
+ * the cluster's hub, for a PortLink (what the page's own nodes use where SharedWorker exists);
+ * 'bridge': a port to a WorkerBridge, for a BridgedLink (WebRTC, run by the page).
+ */
 export interface BridgeAnswer {
   readonly [BRIDGE_MARK]: 'port';
   readonly request: string;
+  readonly kind: 'hub' | 'bridge';
   readonly port: MessagePort;
 }
 
@@ -73,13 +83,16 @@ export type FromHost =
 export function isBridgeRequest(data: unknown): data is BridgeRequest {
   return typeof data === 'object' && data !== null
     && (data as Record<string, unknown>)[BRIDGE_MARK] === 'request'
-    && typeof (data as Record<string, unknown>).request === 'string';
+    && typeof (data as Record<string, unknown>).request === 'string'
+    && typeof (data as Record<string, unknown>).cluster === 'string'
+    && typeof (data as Record<string, unknown>).hub === 'boolean';
 }
 
 function isBridgeAnswer(data: unknown, request: string): data is BridgeAnswer {
   return typeof data === 'object' && data !== null
     && (data as Record<string, unknown>)[BRIDGE_MARK] === 'port'
     && (data as Record<string, unknown>).request === request
+    && ((data as Record<string, unknown>).kind === 'hub' || (data as Record<string, unknown>).kind === 'bridge')
     && (data as Record<string, unknown>).port instanceof MessagePort;
 }
 
@@ -135,18 +148,18 @@ interface WorkerScope {
 }
 
 /**
- * Asks the page that started this dedicated worker for a bridge port (WorkerBridge.host, which
- * hostWorkerNode sets up): the request goes on the worker's own channel, again every 100 ms until
- * the page answers, so that it does not matter which side was ready first.
+ * Asks the page that started this dedicated worker for a port for a node of `cluster`
+ * (WorkerBridge.host, which hostWorkerNode sets up): the request goes on the worker's own channel,
+ * again every 100 ms until the page answers, so that it does not matter which side was ready first.
  */
-export function requestBridgePort(timeoutMs = HOST_TIMEOUT_MS): Promise<MessagePort> {
+export function requestBridgePort(cluster: string, hub: boolean, timeoutMs = HOST_TIMEOUT_MS): Promise<Pick<BridgeAnswer, 'kind' | 'port'>> {
   if (!('DedicatedWorkerGlobalScope' in globalThis)) {
     return Promise.reject(new LinkError('UNAVAILABLE', 'no port given, and this is no dedicated worker to ask its page for one'));
   }
   const scope = globalThis as unknown as WorkerScope;
   const request = crypto.randomUUID();
   return new Promise((resolve, reject) => {
-    const ask = () => scope.postMessage({ [BRIDGE_MARK]: 'request', request } satisfies BridgeRequest);
+    const ask = () => scope.postMessage({ [BRIDGE_MARK]: 'request', request, cluster, hub } satisfies BridgeRequest);
     const timer = setInterval(ask, REQUEST_EVERY_MS);
     const deadline = setTimeout(() => {
       done();
@@ -156,7 +169,7 @@ export function requestBridgePort(timeoutMs = HOST_TIMEOUT_MS): Promise<MessageP
       if (!isBridgeAnswer(event.data, request)) return;
       event.stopImmediatePropagation(); // ours alone: the app's own handlers need not see it
       done();
-      resolve(event.data.port);
+      resolve({ kind: event.data.kind, port: event.data.port });
     };
     const done = () => {
       clearInterval(timer);
@@ -207,7 +220,7 @@ export class BridgedLink implements Link {
   static async open(options: BridgedLinkOptions): Promise<BridgedLink> {
     const timeoutMs = options.timeoutMs ?? HOST_TIMEOUT_MS;
     const key = options.secret === undefined ? null : await importSecret(options.secret);
-    const port = options.port ?? await requestBridgePort(timeoutMs);
+    const port = options.port ?? (await requestBridgePort(options.cluster, false, timeoutMs)).port;
     const lock = `tandemfs:bridge:${crypto.randomUUID()}`;
     const release = await holdLock(lock);
     const link = new BridgedLink(options.self, port, release);
@@ -356,19 +369,20 @@ export interface WorkerNodeOptions extends Partial<Omit<NodeOptions, 'volumes'>>
   readonly hostTimeoutMs?: number;
 }
 
-/** A node in a worker: its link runs through the page (BridgedLink). */
-export type WorkerNode = BrowserNode<BridgedLink>;
+/** A node in a worker: its link runs through the cluster's hub (PortLink) or the page's WebRTC (BridgedLink). */
+export type WorkerNode = BrowserNode<BridgedLink | PortLink>;
 
 /**
  * Starts a node in a dedicated worker, as startBrowserNode does in a tab: a fresh id, its
  * IndexedDB stores, the OPFS medium (whose own worker this worker starts: a nested worker), Web
- * Locks, and a BridgedLink through the page, which must call `hostWorkerNode(worker)`.
+ * Locks, and a link the page hands over, which must call `hostWorkerNode(worker)`: a port to the
+ * cluster's hub, or to a bridge through the page's WebRTC.
  */
 export async function startWorkerNode(options: WorkerNodeOptions): Promise<WorkerNode> {
   const { cluster, secret, durability, port: given, hostTimeoutMs, ...nodeOptions } = options;
   const self = crypto.randomUUID();
   // The page first: without a host there is no node, and nothing to open and close again.
-  const port = given ?? await requestBridgePort(hostTimeoutMs);
+  const { kind, port } = given ? { kind: 'bridge' as const, port: given } : await requestBridgePort(cluster, true, hostTimeoutMs);
   let stores: IdbStores | undefined;
   let medium: OpfsMedium | undefined;
   try {
@@ -379,7 +393,8 @@ export async function startWorkerNode(options: WorkerNodeOptions): Promise<Worke
     port.close();
     throw error;
   }
-  const link = await BridgedLink.open({ cluster, self, secret, port, timeoutMs: hostTimeoutMs }).catch(async (error: unknown) => {
+  const opening = kind === 'hub' ? PortLink.open({ cluster, self, secret, port }) : BridgedLink.open({ cluster, self, secret, port, timeoutMs: hostTimeoutMs });
+  const link = await opening.catch(async (error: unknown) => {
     await medium!.close();
     stores!.close();
     throw error;

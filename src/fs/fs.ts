@@ -4,6 +4,7 @@
 // acknowledged once it is in two tabs' IndexedDB, and survives either tab's crash.
 import type { NodeEvent, NodeStatus } from '../core/node.js';
 import type { Durability } from '../browser/idb-stores.js';
+import type { LinkKind } from '../browser/hub.js';
 import { startBrowserNode, type BrowserNode, type ClosableLink } from '../browser/start-node.js';
 import { startWorkerNode } from '../browser/worker-node.js';
 import { FsError } from '../errors.js';
@@ -19,6 +20,12 @@ export interface FSOptions {
   readonly durability?: Durability;
   /** Hold acks while no other tab mirrors (true), or ack from this tab's journal alone (default). */
   readonly requireMirror?: boolean;
+  /**
+   * How tabs reach each other: 'webrtc' (default), a data channel per pair, or 'hub', a
+   * SharedWorker that relays between them (faster; see docs/browser.md). Every tab of a cluster
+   * must use the same.
+   */
+  readonly link?: LinkKind;
   /** lightning-fs options (wipe, url, db, ...) are accepted and ignored: see docs/api.md. */
   readonly [lightningFsOption: string]: unknown;
 }
@@ -71,6 +78,7 @@ export class FS {
       secret: options.secret,
       durability: options.durability,
       requireMirror: options.requireMirror,
+      link: options.link,
     };
     const inWorker = typeof RTCPeerConnection === 'undefined' && typeof (globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope !== 'undefined';
     this.#node = inWorker ? startWorkerNode(settings) : startBrowserNode(settings);

@@ -5,6 +5,7 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { importSecret, PeerGate, type LinkStats } from '../../src/browser/auth.js';
+import { hubPort } from '../../src/browser/hub.js';
 import { PortLink, PortRelay } from '../../src/browser/port-link.js';
 import { WebRtcLink, type Signal } from '../../src/browser/webrtc-link.js';
 import {
@@ -199,6 +200,15 @@ function portLinks(options: { secret?: string } = {}): MakeLinks {
   };
 }
 
+/** PortLinks through the cluster's hub, the SharedWorker that tabs use by default (hub.ts). */
+function hubLinks(options: { secret?: string } = {}): MakeLinks {
+  return async (opened) => {
+    const cluster = uniqueCluster('contract');
+    const open = async (self: string) => announce(await PortLink.open({ cluster, self, port: hubPort(cluster), ...options }), opened);
+    return harness([await open('a'), await open('b'), await open('c')]);
+  };
+}
+
 /** Hands a link to the case the moment it is open (before anything else is awaited). */
 function announce<T extends Link>(link: T, opened: (link: Link) => void): T {
   opened(link);
@@ -225,6 +235,8 @@ const contracts = {
   'WebRtcLink with a secret': webRtcLinks({ secret: 'contract secret' }),
   PortLink: portLinks(),
   'PortLink with a secret': portLinks({ secret: 'contract secret' }),
+  'PortLink through the hub': hubLinks(),
+  'PortLink through the hub, with a secret': hubLinks({ secret: 'contract secret' }),
 };
 
 for (const [name, make] of Object.entries(contracts)) {

@@ -16,7 +16,7 @@ let built: Promise<string> | undefined;
 function build(): Promise<string> {
   built ??= (async () => {
     const out = join(root, 'dist/e2e');
-    await bundle({ tab: 'test/e2e/tab.ts', 'opfs-worker': 'src/browser/opfs-worker.ts' }, out);
+    await bundle({ tab: 'test/e2e/tab.ts', 'opfs-worker': 'src/browser/opfs-worker.ts', 'hub-worker': 'src/browser/hub-worker.ts' }, out);
     writeFileSync(join(out, 'index.html'), '<!doctype html><meta charset="utf-8"><link rel="icon" href="data:,"><title>tandemfs tab</title><script type="module" src="./tab.js"></script>');
     return out;
   })();

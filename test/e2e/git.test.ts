@@ -31,7 +31,7 @@ let url: string;
 before(async () => {
   // A directory of this file's own: other e2e files bundle theirs and may be served meanwhile.
   out = join(root, 'dist/e2e-git');
-  await bundle({ 'git-tab': 'test/e2e/git-tab.ts', 'opfs-worker': 'src/browser/opfs-worker.ts' }, out);
+  await bundle({ 'git-tab': 'test/e2e/git-tab.ts', 'opfs-worker': 'src/browser/opfs-worker.ts', 'hub-worker': 'src/browser/hub-worker.ts' }, out);
   writeFileSync(join(out, 'index.html'), '<!doctype html><meta charset="utf-8"><link rel="icon" href="data:,"><title>tandemfs git tab</title><script type="module" src="./git-tab.js"></script>');
   ({ server, url } = (await serve([out])) as { server: Server; url: string });
 });

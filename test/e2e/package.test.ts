@@ -88,7 +88,7 @@ test('an app built with Vite imports tandemfs from its packed tarball and writes
     assert.ok(tarball, 'npm pack made no tarball');
     took('npm pack (build included)');
     const listed = (await run('tar', ['-tzf', join(packs, tarball)], work)).split('\n').filter(Boolean).map((path) => path.replace(/^package\//, ''));
-    for (const path of ['package.json', 'README.md', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/browser/opfs-worker.js', 'dist/build/release.js']) {
+    for (const path of ['package.json', 'README.md', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/browser/opfs-worker.js', 'dist/src/browser/hub-worker.js', 'dist/build/release.js']) {
       assert.ok(listed.includes(path), `the tarball lacks ${path}`);
     }
     const strays = listed.filter((path) => !/^(package\.json|README\.md|LICENSE)$/.test(path) && !/^dist\/(src|build)\//.test(path));
@@ -111,6 +111,7 @@ test('an app built with Vite imports tandemfs from its packed tarball and writes
     const emitted = filesUnder(join(app, 'dist'));
     const scripts = emitted.filter((path) => path.endsWith('.js'));
     assert.ok(scripts.some((path) => /opfs-worker/.test(path)), `Vite emitted no OPFS worker: ${emitted.join(', ')}`);
+    assert.ok(scripts.some((path) => /hub-worker/.test(path)), `Vite emitted no hub worker: ${emitted.join(', ')}`);
     // The WebAssembly ships inlined in its bindings (scripts/build.mjs): "\0asm" in base64. A
     // .wasm file of its own would do as well.
     const wasm = emitted.some((path) => path.endsWith('.wasm')) || scripts.some((path) => /["'`]AGFzbQ/.test(readFileSync(join(app, 'dist', path), 'utf8')));

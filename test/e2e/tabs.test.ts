@@ -99,9 +99,11 @@ describe('tabs end to end', { concurrency: false }, () => {
     for (const tab of tabs) await tab.page.close();
   });
 
-  for (const [kind, count] of [['close', 2], ['crash', 2], ['crash', 3], ['hang', 2], ['broken I/O', 2]] as const) {
-    test(`owner ${kind} with ${count} tabs: every acked write survives, the survivor takes new writes${count === 3 ? ' and is mirrored again' : ''}`, async () => {
-      const { tabs, owner, others } = await cluster(count, { maxFlushFailures: 3 });
+  const failures = [['close', 2], ['crash', 2], ['crash', 3], ['hang', 2], ['broken I/O', 2], ['crash', 3, 'hub'], ['hang', 2, 'hub']] as const;
+  for (const [kind, count, link = 'webrtc'] of failures) {
+    const over = link === 'hub' ? ', linked through the hub' : '';
+    test(`owner ${kind} with ${count} tabs${over}: every acked write survives, the survivor takes new writes${count === 3 ? ' and is mirrored again' : ''}`, async () => {
+      const { tabs, owner, others } = await cluster(count, { maxFlushFailures: 3, link });
       const client = others[0]!;
       const acked: Acked[] = [];
       for (let i = 0; i < 20; i++) await write(client, acked, `/f${i % 4}`, i * 3, `w${i}`);

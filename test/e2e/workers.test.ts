@@ -38,6 +38,7 @@ class Site {
       'worker-tab': 'test/e2e/worker-tab.ts',
       'worker-tab-worker': 'test/e2e/worker-tab-worker.ts',
       'opfs-worker': 'src/browser/opfs-worker.ts',
+      'hub-worker': 'src/browser/hub-worker.ts',
     }, out);
     const page = (script: string) => `<!doctype html><meta charset="utf-8"><link rel="icon" href="data:,"><title>tandemfs tab</title><script type="module" src="./${script}"></script>`;
     writeFileSync(join(out, 'index.html'), page('tab.js'));
