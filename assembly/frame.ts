@@ -7,8 +7,8 @@ import {
   CHECKSUM_LENGTH, ENCODE_REFUSED, FLAG_EXCLUSIVE, FLAG_RECURSIVE, FLAG_TRUNCATE, FRAME_BAD_MAGIC,
   FRAME_CHECKSUM_MISMATCH, FRAME_FIELD_OUT_OF_RANGE, FRAME_LENGTH_MISMATCH, FRAME_OK,
   FRAME_TRUNCATED, FRAME_UNSUPPORTED_VERSION, HEADER_LENGTH, MAGIC, MAX_FRAME_LENGTH,
-  MAX_HIGH_WORD, MAX_PATH_BYTES, OP_CREATE, OP_LAST, OP_MKDIR, OP_RENAME, OP_RMDIR, OP_SET_TIMES,
-  OP_TRUNCATE, OP_WRITE, SCRATCH_IN, SCRATCH_OUT, VERSION,
+  MAX_HIGH_WORD, MAX_MODE, MAX_PATH_BYTES, OP_CHMOD, OP_CREATE, OP_LAST, OP_MKDIR, OP_RENAME, OP_RMDIR,
+  OP_SET_TIMES, OP_SYMLINK, OP_TRUNCATE, OP_WRITE, SCRATCH_IN, SCRATCH_OUT, VERSION,
 } from "../src/record/layout";
 import { crc32cUpdate } from "./crc32c";
 
@@ -40,13 +40,14 @@ function checkFields(frame: usize): u32 {
   const pathLength = <u32>load<u16>(frame + AT_PATH_LENGTH);
   if (pathLength < 1 || pathLength > <u32>MAX_PATH_BYTES) return badField(AT_PATH_LENGTH);
   const targetLength = <u32>load<u16>(frame + AT_TARGET_LENGTH);
-  if (op == OP_RENAME ? targetLength < 1 || targetLength > <u32>MAX_PATH_BYTES : targetLength != 0) {
+  if (op == OP_RENAME || op == OP_SYMLINK ? targetLength < 1 || targetLength > <u32>MAX_PATH_BYTES : targetLength != 0) {
     return badField(AT_TARGET_LENGTH);
   }
   if (op != OP_WRITE && load<u32>(frame + AT_PAYLOAD_LENGTH) != 0) return badField(AT_PAYLOAD_LENGTH);
   if (!highWordOk(frame, AT_LSN) || load<u64>(frame + AT_LSN) == 0) return badField(AT_LSN);
   if (!highWordOk(frame, AT_OFFSET)) return badField(AT_OFFSET);
-  if (op != OP_WRITE && op != OP_TRUNCATE && load<u64>(frame + AT_OFFSET) != 0) return badField(AT_OFFSET);
+  const offset = load<u64>(frame + AT_OFFSET);
+  if (op == OP_CHMOD ? offset > <u64>MAX_MODE : op != OP_WRITE && op != OP_TRUNCATE && offset != 0) return badField(AT_OFFSET);
   if (!highWordOk(frame, AT_OP_ID)) return badField(AT_OP_ID);
   const atime = load<f64>(frame + AT_ATIME);
   if (!isFinite64(atime) || (op != OP_SET_TIMES && atime != 0)) return badField(AT_ATIME);

@@ -31,6 +31,8 @@ function opFromForm(): Op {
     case 'create': return { type, path, exclusive: true, truncate: false, mtimeMs: now };
     case 'rename': return { type, path, target: text || '/renamed' };
     case 'setTimes': return { type, path, atimeMs: now, mtimeMs: now };
+    case 'symlink': return { type, path, target: text || '/target' };
+    case 'chmod': return { type, path, mode: Number.parseInt(text, 8) & 0o7777 || 0o644 };
     default: return { type, path };
   }
 }

@@ -76,11 +76,11 @@ export type LinkErrorCode =
 export class LinkError extends TandemError<LinkErrorCode> {}
 
 /** Node's error codes for file-system calls, checked at a volume's owner before an op gets its LSN. */
-export type FsErrorCode = 'ENOENT' | 'EEXIST' | 'ENOTDIR' | 'EISDIR' | 'ENOTEMPTY' | 'EINVAL' | 'EBADF' | 'EXDEV' | 'ENOSYS';
+export type FsErrorCode = 'ENOENT' | 'EEXIST' | 'ENOTDIR' | 'EISDIR' | 'ENOTEMPTY' | 'EINVAL' | 'EBADF' | 'EXDEV' | 'ELOOP';
 
 /** Node's errno numbers for them (as `err.errno`, negative, on Linux). */
 const ERRNO: Record<FsErrorCode, number> = {
-  ENOENT: -2, EEXIST: -17, ENOTDIR: -20, EISDIR: -21, ENOTEMPTY: -39, EINVAL: -22, EBADF: -9, EXDEV: -18, ENOSYS: -38,
+  ENOENT: -2, EEXIST: -17, ENOTDIR: -20, EISDIR: -21, ENOTEMPTY: -39, EINVAL: -22, EBADF: -9, EXDEV: -18, ELOOP: -40,
 };
 
 const DESCRIPTION: Record<FsErrorCode, string> = {
@@ -92,7 +92,7 @@ const DESCRIPTION: Record<FsErrorCode, string> = {
   EINVAL: 'invalid argument',
   EBADF: 'bad file descriptor',
   EXDEV: 'cross-device link not permitted',
-  ENOSYS: 'function not implemented',
+  ELOOP: 'too many symbolic links encountered',
 };
 
 /**

@@ -14,8 +14,11 @@ export interface FsLike {
   rm(path: string, options?: { recursive?: boolean; force?: boolean }): Promise<void>;
   unlink(path: string): Promise<void>;
   rename(from: string, to: string): Promise<void>;
-  stat(path: string): Promise<{ size: number; mtimeMs: number; isFile(): boolean; isDirectory(): boolean }>;
-  lstat(path: string): Promise<{ size: number; isFile(): boolean; isDirectory(): boolean }>;
+  stat(path: string): Promise<StatsLike & { mtimeMs: number }>;
+  lstat(path: string): Promise<StatsLike>;
+  symlink(target: string, path: string): Promise<void>;
+  readlink(path: string): Promise<string>;
+  chmod(path: string, mode: number): Promise<void>;
   truncate(path: string, length?: number): Promise<void>;
   utimes(path: string, atime: number | Date, mtime: number | Date): Promise<void>;
   open(path: string, flags?: string): Promise<{
@@ -27,6 +30,20 @@ export interface FsLike {
     close(): Promise<void>;
   }>;
 }
+
+export interface StatsLike {
+  size: number;
+  mode: number;
+  isFile(): boolean;
+  isDirectory(): boolean;
+  isSymbolicLink(): boolean;
+}
+
+/** The type bits of a mode: S_IFMT, and S_IFREG, S_IFDIR, S_IFLNK. */
+const S_IFMT = 0o170000;
+const S_IFREG = 0o100000;
+const S_IFDIR = 0o040000;
+const S_IFLNK = 0o120000;
 
 export type System = 'tandemfs' | 'node' | 'lightning-fs';
 
@@ -259,6 +276,130 @@ export const fsCases: FsCase[] = [
       same(await fs.readFile('/h', 'utf8'), 'hello', 'contents');
       await fails(fs.open('/none', 'r'), 'ENOENT', "'r' of a missing file");
       await fails(fs.open('/h', 'wx'), 'EEXIST', "'wx' of an existing file");
+    },
+  },
+  {
+    name: 'symlink makes a link readlink reads back; stat follows it, lstat does not',
+    differs: { 'lightning-fs': "lstat of a link reports size 0 (Node: the target's length in bytes)" },
+    async run(fs) {
+      await fs.writeFile('/t.txt', 'target');
+      await fs.symlink('t.txt', '/link');
+      same(await fs.readlink('/link'), 't.txt', 'readlink');
+      const followed = await fs.stat('/link');
+      check(followed.isFile() && !followed.isSymbolicLink() && followed.size === 6, `stat of a link: ${JSON.stringify(followed)}`);
+      const link = await fs.lstat('/link');
+      check(link.isSymbolicLink() && !link.isFile() && !link.isDirectory(), 'lstat of a link is a link');
+      same(link.size, 5, "lstat's size: the target's bytes");
+      same(link.mode & S_IFMT, S_IFLNK, "lstat's type bits");
+    },
+  },
+  {
+    name: 'readFile, writeFile and appendFile go through a link; writeFile through a dangling link makes its target',
+    differs: { 'lightning-fs': 'has no appendFile' },
+    async run(fs) {
+      await fs.mkdir('/d');
+      await fs.writeFile('/d/real', 'one');
+      await fs.symlink('real', '/d/ln');
+      same(await fs.readFile('/d/ln', 'utf8'), 'one', 'read through the link');
+      await fs.writeFile('/d/ln', 'two');
+      await fs.appendFile('/d/ln', '!');
+      same(await fs.readFile('/d/real', 'utf8'), 'two!', 'the target written');
+      check((await fs.lstat('/d/ln')).isSymbolicLink(), 'the link is still a link');
+      await fs.symlink('made', '/d/dangling');
+      await fails(fs.stat('/d/dangling'), 'ENOENT', 'stat of a dangling link');
+      check((await fs.lstat('/d/dangling')).isSymbolicLink(), 'lstat of a dangling link');
+      await fs.writeFile('/d/dangling', 'new');
+      same(await fs.readFile('/d/made', 'utf8'), 'new', 'the target made');
+    },
+  },
+  {
+    name: 'unlink and rm remove a link, not its target; rename renames the link; rmdir of a link is ENOTDIR',
+    differs: { 'lightning-fs': 'rmdir follows a link to a directory (ENOTEMPTY, not ENOTDIR); has no rm' },
+    async run(fs) {
+      await fs.mkdir('/dir');
+      await fs.writeFile('/dir/f', 'x');
+      await fs.symlink('dir', '/dl');
+      await fails(fs.rmdir('/dl'), 'ENOTDIR', 'rmdir of a link');
+      await fs.rename('/dl', '/dl2');
+      same(await fs.readlink('/dl2'), 'dir', 'the link renamed');
+      same(await names(fs, '/dl2'), ['f'], 'readdir through a link');
+      await fs.unlink('/dl2');
+      await fails(fs.lstat('/dl2'), 'ENOENT', 'the link is gone');
+      same(await names(fs, '/dir'), ['f'], 'the target stays');
+      await fs.symlink('dir/f', '/fl');
+      await fs.rm('/fl');
+      same(await fs.readFile('/dir/f', 'utf8'), 'x', 'the target of a link rm removed');
+    },
+  },
+  {
+    name: "links on the way are followed: relative to the link's directory, from the root when absolute",
+    differs: { 'lightning-fs': 'mkdir has no recursive option' },
+    async run(fs) {
+      await fs.mkdir('/a/b', { recursive: true });
+      await fs.writeFile('/a/b/f', 'deep');
+      await fs.mkdir('/x');
+      await fs.symlink('a/b', '/ab');
+      await fs.symlink('../a', '/x/up');
+      await fs.symlink('/a/b', '/x/abs');
+      same(await fs.readFile('/ab/f', 'utf8'), 'deep', 'through a relative link');
+      same(await fs.readFile('/x/up/b/f', 'utf8'), 'deep', 'through a link that climbs');
+      same(await fs.readFile('/x/abs/f', 'utf8'), 'deep', 'through an absolute link');
+      await fs.writeFile('/x/up/b/g', 'via');
+      same(await fs.readFile('/a/b/g', 'utf8'), 'via', 'written through links on the way');
+      await fs.mkdir('/ab/m');
+      check((await fs.stat('/a/b/m')).isDirectory(), 'made through a link');
+      check((await fs.lstat('/x/up/b')).isDirectory(), 'lstat follows the links on the way');
+      check((await fs.lstat('/x/abs')).isSymbolicLink(), 'lstat of the last name does not');
+      same(await names(fs, '/x/abs'), ['f', 'g', 'm'], 'readdir through an absolute link');
+    },
+  },
+  {
+    name: 'a cycle of links is ELOOP; symlink onto anything (a dangling link too) is EEXIST; readlink of a non-link EINVAL',
+    differs: { 'lightning-fs': 'a cycle of links overflows the stack (a RangeError), not ELOOP' },
+    async run(fs) {
+      await fs.symlink('loop2', '/loop1');
+      await fs.symlink('loop1', '/loop2');
+      await fails(fs.stat('/loop1'), 'ELOOP', 'stat of a cycle');
+      await fails(fs.readFile('/loop1'), 'ELOOP', 'readFile of a cycle');
+      await fails(fs.writeFile('/loop1', 'x'), 'ELOOP', 'writeFile of a cycle');
+      check((await fs.lstat('/loop1')).isSymbolicLink(), 'lstat of a link in a cycle');
+      await fs.writeFile('/file', 'x');
+      await fails(fs.symlink('anything', '/file'), 'EEXIST', 'onto a file');
+      await fails(fs.symlink('anything', '/loop1'), 'EEXIST', 'onto a link');
+      await fs.symlink('nowhere', '/dangling');
+      await fails(fs.symlink('anything', '/dangling'), 'EEXIST', 'onto a dangling link');
+      await fails(fs.readlink('/file'), 'EINVAL', 'readlink of a file');
+      await fails(fs.readlink('/none'), 'ENOENT', 'readlink of a missing path');
+    },
+  },
+  {
+    name: 'chmod sets the permission bits of what a path leads to, and keeps the type bits',
+    differs: { 'lightning-fs': 'a mode has no type bits' },
+    async run(fs) {
+      await fs.writeFile('/m', 'x');
+      same((await fs.stat('/m')).mode & S_IFMT, S_IFREG, "a file's type bits");
+      await fs.chmod('/m', 0o600);
+      same((await fs.stat('/m')).mode & 0o7777, 0o600, "a file's permission bits");
+      same((await fs.stat('/m')).mode & S_IFMT, S_IFREG, "a file's type bits after chmod");
+      await fs.mkdir('/md');
+      await fs.chmod('/md', 0o700);
+      same((await fs.stat('/md')).mode, S_IFDIR | 0o700, "a directory's mode");
+      await fs.symlink('m', '/ml');
+      await fs.chmod('/ml', 0o640);
+      same((await fs.stat('/m')).mode & 0o7777, 0o640, 'chmod through a link');
+      same((await fs.lstat('/ml')).mode & S_IFMT, S_IFLNK, "the link's type bits");
+      await fails(fs.chmod('/none', 0o600), 'ENOENT', 'missing');
+    },
+  },
+  {
+    name: 'readdir withFileTypes shows a link as a link',
+    differs: { 'lightning-fs': 'no withFileTypes' },
+    async run(fs) {
+      await fs.mkdir('/r');
+      await fs.writeFile('/r/f', 'x');
+      await fs.symlink('f', '/r/l');
+      const typed = (await fs.readdir('/r', { withFileTypes: true })) as Array<{ name: string; isFile(): boolean; isSymbolicLink(): boolean }>;
+      same(typed.map((d) => `${d.name}:${d.isFile()}:${d.isSymbolicLink()}`).sort(), ['f:true:false', 'l:false:true'], 'kinds');
     },
   },
   {

@@ -5,8 +5,8 @@
 // Layout under the OPFS root, for a cluster C and a volume V:
 //   tandemfs/C/vV/         the volume's files and directories ("/" of the volume)
 //   tandemfs/C/vV.state.a  the volume's state (epoch, applied, epochs, times set by set-times ops,
-//   tandemfs/C/vV.state.b  a pending directory rename, the newest op ids), in two slots: see
-//                          "Volume state"
+//   tandemfs/C/vV.state.b  modes and link marks, a pending directory rename, the newest op ids),
+//                          in two slots: see "Volume state"
 //   tandemfs/C/vV.ops/N    the op ids applied at recent LSNs, a ring in 8 segment files: see
 //                          "Recently applied op ids" below
 //
@@ -23,8 +23,16 @@
 // So the state grows with the paths given times, not with the files written: every batch rewrites
 // the whole state, and a state holding every written file's time made each batch cost more the
 // more files the volume had ever had.
+//
+// Modes and symbolic links: OPFS has neither. The state keeps, by path, the mode of each entry a
+// chmod op gave a mode other than the default (DEFAULT_MODES), and a mark on each symbolic link,
+// which is an OPFS file holding its target's UTF-8: listed, moved and removed as a file is, and
+// told apart by the mark. Both follow renames and are forgotten on removal, as times are, so the
+// state grows with the links and the chmod'ed entries, not with the files.
 import { expose, transfer } from 'comlink';
-import { RECENT_OPS, type DirEntry, type EntryStat, type EpochStart, type LsnOp, type VolumeState } from '../core/ports.js';
+import {
+  DEFAULT_MODES, RECENT_OPS, type DirEntry, type EntryStat, type EpochStart, type LsnOp, type VolumeState,
+} from '../core/ports.js';
 import { FencedError, MediumError, TandemError } from '../errors.js';
 import type { Op } from '../record/types.js';
 import { openWritable } from './opfs-writable.js';
@@ -162,8 +170,8 @@ export class MediumWorker {
         const last = fresh.at(-1);
         if (!last) return;
         this.#takeFault('start');
-        const batch = new Batch(await this.#volumeRoot(volume), this.#opener(), files, slots.state.times, (pending, times) =>
-          slots.write({ ...slots.state, times, pending }),
+        const batch = new Batch(await this.#volumeRoot(volume), this.#opener(), files, pathRecordsOf(slots.state), (pending, records) =>
+          slots.write({ ...slots.state, ...records, pending }),
         );
         try {
           const ops = coalesce(fresh.map((item) => item.op));
@@ -177,7 +185,7 @@ export class MediumWorker {
         const opIds = await ring.remember(slots.state.opIds ?? [], fresh);
         this.#takeFault('state');
         // Only now, with every touched file and the op ids flushed, may the batch count as applied.
-        await slots.write({ ...slots.state, applied: last.lsn, times: batch.times(), pending: undefined, opIds });
+        await slots.write({ ...slots.state, applied: last.lsn, ...batch.records(), pending: undefined, opIds });
       }),
     );
   }
@@ -194,7 +202,8 @@ export class MediumWorker {
 
   /**
    * What is at `path`. Times set by set-times ops are kept in the volume state (OPFS cannot set
-   * times); a time they did not set is a file's OPFS lastModified, or 0 for a directory.
+   * times); a time they did not set is a file's OPFS lastModified, or 0 for a directory. Modes
+   * and link marks are in the state too (see the top).
    */
   stat(volume: number, path: string): Promise<EntryStat | undefined> {
     return overWire(() => settled(() => this.#statOnce(volume, path)));
@@ -295,17 +304,23 @@ export class MediumWorker {
   async #statOnce(volume: number, path: string): Promise<EntryStat | undefined> {
     const entry = await this.#find(volume, path);
     if (!entry) return undefined;
-    const times = (await this.#slots(volume).read()).times[canonical(components(path))];
-    if (entry.kind === 'directory') return { kind: 'directory', size: 0, atimeMs: times?.atimeMs ?? 0, mtimeMs: times?.mtimeMs ?? 0 };
+    const key = canonical(components(path));
+    const state = await this.#slots(volume).read();
+    const times = state.times[key];
+    const { kind, mode, target } = await described(entry, state.meta?.[key]);
+    if (entry.kind === 'directory') return { kind: 'directory', size: 0, mode, atimeMs: times?.atimeMs ?? 0, mtimeMs: times?.mtimeMs ?? 0 };
     const file = await entry.getFile();
-    return { kind: 'file', size: file.size, atimeMs: times?.atimeMs ?? file.lastModified, mtimeMs: times?.mtimeMs ?? file.lastModified };
+    const stat = { kind, size: file.size, mode, atimeMs: times?.atimeMs ?? file.lastModified, mtimeMs: times?.mtimeMs ?? file.lastModified };
+    return target === undefined ? stat : { ...stat, target };
   }
 
   async #listOnce(volume: number, path: string): Promise<DirEntry[] | undefined> {
     const entry = await this.#find(volume, path);
     if (entry?.kind !== 'directory') return undefined;
+    const meta = (await this.#slots(volume).read()).meta ?? {};
+    const names = components(path);
     const entries: DirEntry[] = [];
-    for await (const [name, child] of entry.entries()) entries.push({ name, kind: child.kind });
+    for await (const [name, child] of entry.entries()) entries.push({ name, ...(await described(child, meta[canonical([...names, name])])) });
     return entries.sort((a, b) => byCodeUnits(a.name, b.name));
   }
 
@@ -327,6 +342,12 @@ export class MediumWorker {
 }
 
 type FileSystemHandleUnion = FileSystemFileHandle | FileSystemDirectoryHandle;
+
+/** An entry's kind, mode and (a link's) target, from its handle and its record in the state. */
+async function described(entry: FileSystemHandleUnion, meta: EntryMeta | undefined): Promise<Omit<DirEntry, 'name'>> {
+  if (entry.kind === 'file' && meta?.link) return { kind: 'symlink', mode: DEFAULT_MODES.symlink, target: await (await entry.getFile()).text() };
+  return { kind: entry.kind, mode: meta?.mode ?? DEFAULT_MODES[entry.kind] };
+}
 
 // ---------------------------------------------------------------------------------------------
 // Errors across the worker boundary
@@ -443,6 +464,25 @@ interface Times {
   mtimeMs?: number;
 }
 
+/**
+ * What OPFS cannot hold of an entry (see the top): a mode other than its kind's default, and the
+ * mark of a symbolic link (an OPFS file holding the target).
+ */
+interface EntryMeta {
+  mode?: number;
+  link?: true;
+}
+
+/** The per-path records of a volume: they follow renames and go with removals. */
+interface PathRecords {
+  readonly times: Record<string, Times>;
+  readonly meta: Record<string, EntryMeta>;
+}
+
+function pathRecordsOf(state: StoredState): PathRecords {
+  return { times: { ...state.times }, meta: { ...state.meta } };
+}
+
 /** A directory rename under way: its target was cleared and its entries are being moved. */
 interface PendingRename {
   readonly from: string;
@@ -455,6 +495,8 @@ interface StoredState {
   readonly epochs: readonly EpochStart[];
   /** Times set by set-times ops, by canonical path: never one per file written (see the top). */
   readonly times: Readonly<Record<string, Times>>;
+  /** Modes and link marks, by canonical path: only entries that have one (see the top). */
+  readonly meta?: Readonly<Record<string, EntryMeta>>;
   readonly pending?: PendingRename | undefined;
   /**
    * [opId, lsn, opId, lsn, ...] of the ops applied since the op-id ring last took them (at most
@@ -1008,7 +1050,7 @@ class OpenFiles {
 }
 
 /** Records (or, with undefined, clears) a directory rename under way in the volume state. */
-type RenameMarker = (pending: PendingRename | undefined, times: Record<string, Times>) => Promise<void>;
+type RenameMarker = (pending: PendingRename | undefined, records: PathRecords) => Promise<void>;
 
 /**
  * One batch's work on a volume's directory, with the replay-safe semantics of `Medium` and the
@@ -1022,24 +1064,26 @@ class Batch {
   readonly #open: (file: FileSystemFileHandle) => Promise<FileAccess>;
   readonly #files: OpenFiles;
   readonly #times: Map<string, Times>;
+  readonly #meta: Map<string, EntryMeta>;
   readonly #markRename: RenameMarker;
 
   constructor(
     root: FileSystemDirectoryHandle,
     open: (file: FileSystemFileHandle) => Promise<FileAccess>,
     files: OpenFiles,
-    times: Readonly<Record<string, Times>>,
+    records: PathRecords,
     markRename: RenameMarker,
   ) {
     this.#root = root;
     this.#open = open;
     this.#files = files;
-    this.#times = new Map(Object.entries(times));
+    this.#times = new Map(Object.entries(records.times));
+    this.#meta = new Map(Object.entries(records.meta));
     this.#markRename = markRename;
   }
 
-  times(): Record<string, Times> {
-    return Object.fromEntries(this.#times);
+  records(): PathRecords {
+    return { times: Object.fromEntries(this.#times), meta: Object.fromEntries(this.#meta) };
   }
 
   /**
@@ -1052,8 +1096,9 @@ class Batch {
     const files = new Set<string>();
     const directories = new Set<string>();
     for (const op of ops) {
-      if (op.type === 'rename' || op.type === 'unlink' || op.type === 'rmdir') return; // never in a batch with others
-      if (op.type === 'setTimes') continue;
+      // Never in a batch with others; a symlink op must find its path as it is (see #symlink).
+      if (op.type === 'rename' || op.type === 'unlink' || op.type === 'rmdir' || op.type === 'symlink') return;
+      if (op.type === 'setTimes' || op.type === 'chmod') continue;
       const names = components(op.path);
       for (let depth = op.type === 'mkdir' ? names.length : names.length - 1; depth > 0; depth--) directories.add(canonical(names.slice(0, depth)));
       if (op.type !== 'mkdir' && names.length > 0) files.add(canonical(names));
@@ -1086,6 +1131,10 @@ class Batch {
         return this.#remove(components(op.path), 'directory', op.recursive === true);
       case 'setTimes':
         return this.#setTimes(components(op.path), { atimeMs: op.atimeMs, mtimeMs: op.mtimeMs });
+      case 'symlink':
+        return this.#symlink(components(op.path), op.target);
+      case 'chmod':
+        return this.#chmod(components(op.path), op.mode);
     }
   }
 
@@ -1102,6 +1151,7 @@ class Batch {
   /** Makes the file at `path` (and its parents) if missing, then applies `change`, if any, to it. */
   async #withFile(path: string, change: ((file: FileAccess) => Promise<void>) | undefined): Promise<void> {
     const names = components(path);
+    if (this.#meta.get(canonical(names))?.link) return; // a link is never written through (a replayed op)
     const file = await this.#file(names);
     if (!file || !change) return;
     await change(file);
@@ -1149,7 +1199,7 @@ class Batch {
     if (entry && entry.kind !== kind) return;
     if (entry?.kind === 'directory' && !recursive && !(await isEmpty(entry))) return;
     if (parent && entry) await whenFree(canonical(names), () => parent.removeEntry(name, { recursive }));
-    this.#forgetTimes(canonical(names));
+    this.#forgetRecords(canonical(names));
   }
 
   /**
@@ -1167,7 +1217,7 @@ class Batch {
     const [fromName, toName] = [from.at(-1) ?? '', to.at(-1) ?? ''];
     const sourceParent = await this.#directory(from.slice(0, -1), false);
     const entry = sourceParent && (await entryOf(sourceParent, fromName));
-    if (!entry) return this.#moveTimes(canonical(from), canonical(to), false); // moved by an earlier run
+    if (!entry) return this.#moveRecords(canonical(from), canonical(to), false); // moved by an earlier run
     const targetParent = await this.#directory(to.slice(0, -1), true);
     if (!targetParent) return;
     const existing = await entryOf(targetParent, toName);
@@ -1175,13 +1225,41 @@ class Batch {
     if (existing && (existing.kind === 'directory' || entry.kind === 'directory')) {
       await whenFree(canonical(to), () => targetParent.removeEntry(toName, { recursive: true }));
     }
-    this.#moveTimes(canonical(from), canonical(to), true);
+    this.#moveRecords(canonical(from), canonical(to), true);
     if (entry.kind === 'file') return whenFree(canonical(from), () => (entry as WorkerFileHandle).move(targetParent, toName));
-    await this.#markRename({ from: canonical(from), to: canonical(to) }, this.times());
+    await this.#markRename({ from: canonical(from), to: canonical(to) }, this.records());
     await moveDirectory(this.#root, from, to);
     // Cleared at once, or a later op of this batch that makes `from` again would be moved too
     // if the batch then failed and the marker was found by the next apply.
-    await this.#markRename(undefined, this.times());
+    await this.#markRename(undefined, this.records());
+  }
+
+  /**
+   * Writes the link as a file holding its target, and marks it. A file already there is
+   * overwritten, not skipped: the owner never sends a symlink onto anything, so a file there is
+   * this op's own file from a run whose state (and so its mark) a crash lost, or one a later op
+   * of the replay removes or moves away. A directory there is a replay's conflict: skipped.
+   */
+  async #symlink(names: readonly string[], target: string): Promise<void> {
+    const key = canonical(names);
+    const file = await this.#file(names);
+    if (!file) return;
+    const bytes = new TextEncoder().encode(target);
+    await file.truncate(0);
+    await file.write(bytes, 0);
+    this.#times.delete(key);
+    this.#meta.set(key, { link: true });
+  }
+
+  /** Keeps a mode other than the default of the entry's kind; a link's mode never changes. */
+  async #chmod(names: readonly string[], mode: number): Promise<void> {
+    const key = canonical(names);
+    const name = names.at(-1);
+    const parent = name === undefined ? this.#root : await this.#directory(names.slice(0, -1), false);
+    const entry = name === undefined ? this.#root : parent && (await entryOf(parent, name));
+    if (!entry || this.#meta.get(key)?.link) return;
+    if (mode === DEFAULT_MODES[entry.kind]) this.#meta.delete(key);
+    else this.#meta.set(key, { mode });
   }
 
   async #setTimes(names: readonly string[], times: Times): Promise<void> {
@@ -1206,22 +1284,33 @@ class Batch {
     else this.#times.set(path, { atimeMs: times.atimeMs });
   }
 
-  #forgetTimes(path: string): void {
-    for (const key of [...this.#times.keys()]) if (within(key, path)) this.#times.delete(key);
+  #forgetRecords(path: string): void {
+    forgetUnder(this.#times, path);
+    forgetUnder(this.#meta, path);
   }
 
-  /**
-   * Times follow a moved entry. A source already gone may have moved in an earlier run whose
-   * state write a crash prevented; its times, if still under the old path, move now.
-   */
-  #moveTimes(from: string, to: string, moved: boolean): void {
-    const carried = [...this.#times].filter(([key]) => within(key, from));
-    if (!moved && carried.length === 0) return;
-    this.#forgetTimes(to);
-    for (const [key, times] of carried) {
-      this.#times.delete(key);
-      this.#times.set(to + key.slice(from.length), times);
-    }
+  #moveRecords(from: string, to: string, moved: boolean): void {
+    moveUnder(this.#times, from, to, moved);
+    moveUnder(this.#meta, from, to, moved);
+  }
+}
+
+/** Forgets the records of `path` and everything under it. */
+function forgetUnder<T>(records: Map<string, T>, path: string): void {
+  for (const key of [...records.keys()]) if (within(key, path)) records.delete(key);
+}
+
+/**
+ * Records follow a moved entry. A source already gone may have moved in an earlier run whose
+ * state write a crash prevented; its records, if still under the old path, move now.
+ */
+function moveUnder<T>(records: Map<string, T>, from: string, to: string, moved: boolean): void {
+  const carried = [...records].filter(([key]) => within(key, from));
+  if (!moved && carried.length === 0) return;
+  forgetUnder(records, to);
+  for (const [key, record] of carried) {
+    records.delete(key);
+    records.set(to + key.slice(from.length), record);
   }
 }
 

@@ -3,11 +3,13 @@
 //
 // A batch is applied to the medium and only then is its last LSN recorded as applied, so a
 // crash can leave a batch applied in part and replay applies it again from its start. Writes,
-// truncates, creates and mkdirs only ever build: re-applied over a partly applied copy of their
-// batch, they reach the same state. Rename, unlink and rmdir take away, and set-times acts only
-// on what exists (re-applying a write of the old path before a rename would resurrect it; a
-// set-times that found nothing the first time may find the file a later op created), so each of
-// them is a batch of its own: the applied position is recorded right before and right after it.
+// truncates, creates, mkdirs and symlinks only ever build, and a chmod sets a mode on what its
+// owner saw exist and no op of its batch removes: re-applied over a partly applied copy of their
+// batch, they reach the same state (test/node/memory-fs.test.ts checks it for any history an owner
+// accepts). Rename, unlink and rmdir take away, and set-times acts only on what exists
+// (re-applying a write of the old path before a rename would resurrect it; a set-times that found
+// nothing the first time may find the file a later op created), so each of them is a batch of its
+// own: the applied position is recorded right before and right after it.
 import type { LsnOp } from './ports.js';
 
 const BARRIERS = new Set(['rename', 'unlink', 'rmdir', 'setTimes']);

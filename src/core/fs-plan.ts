@@ -21,28 +21,37 @@ export function plan(ns: Namespace, change: FsChange): Plan {
     throw new FsError(code, syscallOf(change), path, dest, detail);
   };
   const p = new Planner(ns, fail);
+  // Symbolic links are followed here, so ops name real paths: the last name of a path is
+  // followed by the changes that act on what a link leads to, not by those that act on the link.
   switch (change.kind) {
     case 'op':
       return p.raw(change.op);
     case 'write':
-      return p.write(change);
+      return p.write({ ...change, path: p.real(change.path, true) });
     case 'truncate': {
-      const file = p.existingFile(change.path);
-      return { ops: [{ type: 'truncate', path: change.path, size: change.size, mtimeMs: change.mtimeMs }], value: ns.size(file, change.path) };
+      const path = p.real(change.path, true);
+      const file = p.existingFile(path);
+      return { ops: [{ type: 'truncate', path, size: change.size, mtimeMs: change.mtimeMs }], value: ns.size(file, path) };
     }
     case 'mkdir':
-      return p.mkdir(change.path, change.recursive);
+      return p.mkdir(p.real(change.path, false), change.recursive);
     case 'rmdir':
-      return p.rmdir(change.path, false);
+      return p.rmdir(p.real(change.path, false), false);
     case 'rm':
-      return p.rm(change.path, change.recursive, change.force);
+      return p.rm(p.real(change.path, false), change.recursive, change.force);
     case 'unlink':
-      return p.unlink(change.path);
+      return p.unlink(p.real(change.path, false));
     case 'rename':
-      return p.rename(change.path, change.target, false);
-    case 'utimes':
-      p.existing(change.path);
-      return { ops: [{ type: 'setTimes', path: change.path, atimeMs: change.atimeMs, mtimeMs: change.mtimeMs }] };
+      return p.rename(p.real(change.path, false), p.real(change.target, false), false);
+    case 'utimes': {
+      const path = p.real(change.path, true);
+      p.existing(path);
+      return { ops: [{ type: 'setTimes', path, atimeMs: change.atimeMs, mtimeMs: change.mtimeMs }] };
+    }
+    case 'chmod':
+      return p.chmod(p.real(change.path, true), change.mode);
+    case 'symlink':
+      return p.symlink(p.real(change.path, false), change.target);
   }
 }
 
@@ -50,6 +59,19 @@ type Fail = (code: FsErrorCode, path: string, detail?: string, dest?: string) =>
 
 class Planner {
   constructor(private readonly ns: Namespace, private readonly fail: Fail) {}
+
+  /** The real path `path` names (see Namespace.resolve); ELOOP past MAX_LINKS links. */
+  real(path: string, followLast: boolean): string {
+    const resolved = this.ns.resolve(path, followLast);
+    switch (resolved.state) {
+      case 'found':
+        return resolved.path;
+      case 'loop':
+        return this.fail('ELOOP', path);
+      default:
+        return this.fail(resolved.state === 'missing' ? 'ENOENT' : 'ENOTDIR', path);
+    }
+  }
 
   /** What is at `path` (loaded: a file's size too); ENOENT / ENOTDIR when nothing can be. */
   existing(path: string): Entry {
@@ -76,7 +98,8 @@ class Planner {
   write(change: Extract<FsChange, { kind: 'write' }>): Plan {
     const { path, data, mtimeMs } = change;
     const at = this.located(path);
-    if (at.parent === undefined || at.entry?.kind === 'directory') return this.fail('EISDIR', path);
+    // A real path ends at no link (plan() followed it), so anything but a file is a directory.
+    if (at.parent === undefined || (at.entry && at.entry.kind !== 'file')) return this.fail('EISDIR', path);
     if (at.entry && change.exclusive) return this.fail('EEXIST', path);
     if (!at.entry && !change.create) return this.fail('ENOENT', path);
     const size = at.entry ? this.ns.size(at.entry, path) : 0;
@@ -115,15 +138,28 @@ class Planner {
     const at = this.ns.locate(path);
     if (at.state === 'blocked') return this.fail('ENOTDIR', path); // force forgives ENOENT only, as in Node
     if (at.state === 'missing' || !at.entry) return force ? NOTHING : this.fail('ENOENT', path);
-    if (at.entry.kind === 'file') return { ops: [{ type: 'unlink', path }] };
+    if (at.entry.kind !== 'directory') return { ops: [{ type: 'unlink', path }] }; // a link goes, not what it leads to
     if (!recursive) return this.fail('EISDIR', path, 'is a directory (rm needs recursive to remove one)');
     return { ops: [{ type: 'rmdir', path, recursive: true }] };
   }
 
   unlink(path: string): Plan {
     const entry = this.existing(path);
-    if (entry.kind !== 'file') return this.fail('EISDIR', path);
+    if (entry.kind === 'directory') return this.fail('EISDIR', path);
     return { ops: [{ type: 'unlink', path }] };
+  }
+
+  chmod(path: string, mode: number): Plan {
+    const entry = this.existing(path);
+    if (entry.kind === 'symlink') return this.fail('EINVAL', path, 'a symbolic link has no mode of its own');
+    return { ops: [{ type: 'chmod', path, mode }] };
+  }
+
+  /** As in Node, anything at `path` (a dangling link too) is EEXIST: symlink never replaces. */
+  symlink(path: string, target: string): Plan {
+    const at = this.located(path);
+    if (at.parent === undefined || at.entry) return this.fail('EEXIST', path);
+    return { ops: [{ type: 'symlink', path, target }] };
   }
 
   /** `makeParents`: a raw op's semantics (the medium makes the target's parents). */
@@ -142,8 +178,8 @@ class Planner {
     const there = dest.state === 'found' ? dest.entry : undefined;
     const ops: Op[] = [];
     if (there) {
-      if (source.entry.kind === 'directory' && there.kind === 'file') return this.fail('ENOTDIR', path, undefined, target);
-      if (source.entry.kind === 'file' && there.kind === 'directory') return this.fail('EISDIR', path, undefined, target);
+      if (source.entry.kind === 'directory' && there.kind !== 'directory') return this.fail('ENOTDIR', path, undefined, target);
+      if (source.entry.kind !== 'directory' && there.kind === 'directory') return this.fail('EISDIR', path, undefined, target);
       if (there.kind === 'directory') {
         if (this.ns.children(there, to).size > 0) return this.fail('ENOTEMPTY', path, undefined, target);
         ops.push({ type: 'rmdir', path: target }); // the medium replaces files, not directories
@@ -165,6 +201,7 @@ class Planner {
         const at = this.ns.locate(op.path);
         if (at.state === 'blocked') return this.fail('ENOTDIR', op.path);
         if (at.state === 'found' && (at.parent === undefined || at.entry?.kind === 'directory')) return this.fail('EISDIR', op.path);
+        if (at.state === 'found' && at.entry?.kind === 'symlink') return this.fail('EINVAL', op.path, 'a raw op does not follow a link');
         if (at.state === 'found' && at.entry?.kind === 'file') this.ns.size(at.entry, op.path);
         return { ops: [op] };
       }
@@ -184,6 +221,14 @@ class Planner {
       case 'setTimes':
         this.existing(op.path);
         return { ops: [op] };
+      case 'chmod':
+        return this.chmod(op.path, op.mode);
+      case 'symlink': {
+        const at = this.ns.locate(op.path);
+        if (at.state === 'blocked') return this.fail('ENOTDIR', op.path);
+        if (at.state === 'found' && (at.parent === undefined || at.entry)) return this.fail('EEXIST', op.path);
+        return { ops: [op] };
+      }
     }
   }
 }

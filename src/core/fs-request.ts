@@ -3,6 +3,7 @@
 // get consecutive LSNs together; a query reads. Paths are volume-relative, absolute, normalised
 // ("/a/b"; "/" is the volume's root): the fs layer (src/fs) validates and maps them.
 import type { Op } from '../record/types.js';
+import type { EntryKind, EntryStat } from './ports.js';
 
 /** Most payload bytes one write op carries: a frame must fit one link message (layout.ts). */
 export const OP_BYTES = 240 * 1024;
@@ -41,7 +42,11 @@ export type FsChange =
   | { readonly kind: 'rm'; readonly path: string; readonly recursive: boolean; readonly force: boolean }
   | { readonly kind: 'unlink'; readonly path: string }
   | { readonly kind: 'rename'; readonly path: string; readonly target: string }
-  | { readonly kind: 'utimes'; readonly path: string; readonly atimeMs: number; readonly mtimeMs: number };
+  | { readonly kind: 'utimes'; readonly path: string; readonly atimeMs: number; readonly mtimeMs: number }
+  /** Makes a symbolic link at `path` holding `target` (EEXIST if anything, even a link, is there). */
+  | { readonly kind: 'symlink'; readonly path: string; readonly target: string }
+  /** Sets the permission bits (0..0o7777) of what `path` leads to (links followed). */
+  | { readonly kind: 'chmod'; readonly path: string; readonly mode: number };
 
 /** What a change returns: the LSN of its last op (0 when it needed no op), and a value for some kinds. */
 export interface ChangeResult {
@@ -51,21 +56,18 @@ export interface ChangeResult {
 }
 
 export type FsQuery =
-  | { readonly kind: 'stat'; readonly path: string }
+  /** `follow`: of what a symbolic link at `path` leads to (stat), or of the link itself (lstat). */
+  | { readonly kind: 'stat'; readonly path: string; readonly follow: boolean }
   | { readonly kind: 'readdir'; readonly path: string }
   /** Up to `length` (at most REQUEST_BYTES) bytes from `offset`. */
   | { readonly kind: 'read'; readonly path: string; readonly offset: number; readonly length: number };
 
-export interface FsStat {
-  readonly kind: 'file' | 'directory';
-  readonly size: number;
-  readonly atimeMs: number;
-  readonly mtimeMs: number;
-}
+/** What stat answers (a symbolic link's own, for a stat that does not follow it). */
+export type FsStat = EntryStat;
 
 export type QueryResult =
   | { readonly kind: 'stat'; readonly stat: FsStat }
-  | { readonly kind: 'readdir'; readonly entries: ReadonlyArray<readonly [name: string, kind: 'file' | 'directory']> }
+  | { readonly kind: 'readdir'; readonly entries: ReadonlyArray<readonly [name: string, kind: EntryKind]> }
   /** `size`: the file's size when it was read, so a reader knows whether more is to come. */
   | { readonly kind: 'read'; readonly data: Uint8Array; readonly size: number };
 
@@ -77,7 +79,7 @@ export function syscallOf(request: FsChange | FsQuery): string {
     case 'write':
       return 'open';
     case 'stat':
-      return 'stat';
+      return request.follow ? 'stat' : 'lstat';
     case 'readdir':
       return 'scandir';
     case 'read':

@@ -290,6 +290,45 @@ const opCases: MediumCase[] = [
       await checkFile(t.read, '/f', 'abc');
     },
   },
+  {
+    name: 'symlink makes a link holding its target and chmod sets a mode, which stat and list report, and a rename carries both',
+    async run(make) {
+      const { medium } = await make();
+      await applyOps({ medium }, [write('/d/f', 0, 'abc'), symlink('/d/l', '../x/é'), chmod('/d/f', 0o600), chmod('/d', 0o1700), mkdir('/d/e')]);
+      checkStat(await medium.stat(VOLUME, '/d/l'), { kind: 'symlink', size: 7, mode: 0o777, target: '../x/é' }, '/d/l');
+      checkStat(await medium.stat(VOLUME, '/d/f'), { kind: 'file', size: 3, mode: 0o600, target: undefined }, '/d/f');
+      checkStat(await medium.stat(VOLUME, '/d'), { kind: 'directory', mode: 0o1700 }, '/d');
+      checkStat(await medium.stat(VOLUME, '/'), { kind: 'directory', mode: 0o755 }, '/');
+      const listed: Listed[] = [
+        { name: 'e', kind: 'directory', mode: 0o755 }, { name: 'f', kind: 'file', mode: 0o600 },
+        { name: 'l', kind: 'symlink', mode: 0o777, target: '../x/é' },
+      ];
+      checkList(await medium.list(VOLUME, '/d'), listed, '/d');
+      await applyOps({ medium }, [rename('/d', '/r')]);
+      checkStat(await medium.stat(VOLUME, '/r'), { kind: 'directory', mode: 0o1700 }, 'the renamed /d');
+      checkList(await medium.list(VOLUME, '/r'), listed, 'the renamed /d');
+      await applyOps({ medium }, [rename('/r/l', '/m'), chmod('/r/f', 0o644), write('/d', 0, 'new')]);
+      checkStat(await medium.stat(VOLUME, '/m'), { kind: 'symlink', target: '../x/é' }, 'the renamed link');
+      checkStat(await medium.stat(VOLUME, '/r/f'), { mode: 0o644 }, 'a file given the default mode again');
+      checkStat(await medium.stat(VOLUME, '/d'), { kind: 'file', mode: 0o644 }, 'a new file where a chmod-ed directory was');
+    },
+  },
+  {
+    name: 'a link is never followed: writes onto it and through it, mkdir, rmdir and chmod of it are skipped; unlink removes it, not its target',
+    async run(make) {
+      const t = await make();
+      await applyOps(t, [mkdir('/t'), symlink('/l', '/t'), symlink('/t', 'over a directory')]);
+      await applyOps(t, [write('/l', 0, 'x'), write('/l/f', 0, 'y'), truncate('/l', 0), mkdir('/l/m'), chmod('/l', 0o600), { type: 'rmdir', path: '/l' }]);
+      checkStat(await t.medium.stat(VOLUME, '/l'), { kind: 'symlink', mode: 0o777, target: '/t' }, '/l');
+      checkList(await t.medium.list(VOLUME, '/t'), [], '/t');
+      checkList(await t.medium.list(VOLUME, '/'), [{ name: 'l', kind: 'symlink', mode: 0o777, target: '/t' }, { name: 't', kind: 'directory' }], '/');
+      await applyOps(t, [{ type: 'unlink', path: '/l' }]);
+      await checkMissing(t, '/l');
+      await checkDirectory(t, '/t');
+      await applyOps(t, [symlink('/l', 'again'), { type: 'unlink', path: '/l' }, write('/l', 0, 'file')]);
+      checkStat(await t.medium.stat(VOLUME, '/l'), { kind: 'file', mode: 0o644, target: undefined }, 'a file where a link was');
+    },
+  },
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -338,6 +377,18 @@ const histories: ReadonlyArray<{ readonly name: string; readonly batches: Histor
       [{ type: 'rmdir', path: '/d' }],
       [{ type: 'rmdir', path: '/e', recursive: true }],
       [{ type: 'mkdir', path: '/e' }, write('/e/f', 0, 'new')],
+    ],
+  },
+  {
+    name: 'links and modes, renamed, removed and made again',
+    batches: [
+      [write('/a', 0, 'one'), mkdir('/d'), symlink('/l', 'a'), chmod('/a', 0o600), chmod('/d', 0o700)],
+      [{ type: 'unlink', path: '/l' }],
+      [symlink('/l', '/d'), write('/d/f', 0, 'x'), chmod('/d/f', 0o640)],
+      [rename('/l', '/d/k')],
+      [{ type: 'unlink', path: '/a' }],
+      [write('/a', 0, 'two'), symlink('/l', 'd/k')],
+      [rename('/d', '/e')],
     ],
   },
   {
@@ -464,7 +515,7 @@ const readCases: MediumCase[] = [
       const directories = ['9', 'a', '\uFB00'];
       await applyOps({ medium }, [...files.map((name) => write(`/l/${name}`, 0, name)), ...directories.map((name) => mkdir(`/l/${name}`))]);
       await applyOps({ medium }, [write('/l/a/inner', 0, 'x'), mkdir('/empty')]);
-      const expected: DirEntry[] = [
+      const expected: Listed[] = [
         { name: '10', kind: 'file' }, { name: '9', kind: 'directory' }, { name: 'B', kind: 'file' }, { name: '_', kind: 'file' },
         { name: 'a', kind: 'directory' }, { name: 'b', kind: 'file' }, { name: '\u{1F600}', kind: 'file' }, { name: '\uFB00', kind: 'directory' },
       ];
@@ -543,7 +594,14 @@ async function checkSameContents(actual: MediumUnderTest, expected: MediumUnderT
     check(isThere === shouldBe, `${when}: ${path} ${isThere ? 'exists' : 'is missing'}, unlike after applying once`);
     const [got, want] = [await actual.read(VOLUME, path), await expected.read(VOLUME, path)];
     check(sameBytes(got, want), `${when}: ${path} holds ${show(got)}, not ${show(want)} as after applying once`);
+    const [gotStat, wantStat] = [await actual.medium.stat(VOLUME, path), await expected.medium.stat(VOLUME, path)];
+    const [is, was] = [gotStat && kindModeTarget(gotStat), wantStat && kindModeTarget(wantStat)];
+    check(is === was, `${when}: ${path} is ${is}, not ${was} as after applying once`);
   }
+}
+
+function kindModeTarget({ kind, mode, target }: EntryStat): string {
+  return `${kind} ${mode.toString(8)} ${JSON.stringify(target)}`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -574,6 +632,14 @@ function truncate(path: string, size: number): Op {
 
 function rename(path: string, target: string): Op {
   return { type: 'rename', path, target };
+}
+
+function symlink(path: string, target: string): Op {
+  return { type: 'symlink', path, target };
+}
+
+function chmod(path: string, mode: number): Op {
+  return { type: 'chmod', path, mode };
 }
 
 function setTimes(path: string): Op {
@@ -616,9 +682,14 @@ function checkStat(actual: EntryStat | undefined, expected: Partial<EntryStat>, 
   check(times.every((time) => Number.isFinite(time) && time >= 0), `stat of ${what} gave times ${JSON.stringify(times)}`);
 }
 
-function checkList(actual: readonly DirEntry[] | undefined, expected: readonly DirEntry[], what: string): void {
-  // Only the two fields, in a fixed order, so that the lists compare as text.
-  const [got, want] = [actual?.map(({ name, kind }) => ({ name, kind })), expected.map(({ name, kind }) => ({ name, kind }))];
+/** A listed entry as a check expects it: a mode and a target only when the check names them. */
+type Listed = Pick<DirEntry, 'name' | 'kind'> & Partial<DirEntry>;
+
+function checkList(actual: readonly DirEntry[] | undefined, expected: readonly Listed[], what: string): void {
+  // In a fixed order, so that the lists compare as text; the mode only where the check names it.
+  const shown = ({ name, kind, mode, target }: Listed, withMode: boolean) => ({ name, kind, mode: withMode ? mode : undefined, target });
+  const got = actual?.map((entry, i) => shown(entry, expected[i]?.mode !== undefined));
+  const want = expected.map((entry) => shown(entry, true));
   check(JSON.stringify(got) === JSON.stringify(want), `list of ${what} gave ${JSON.stringify(got)}, not ${JSON.stringify(want)}`);
 }
 

@@ -315,33 +315,40 @@ export class OwnedVolume {
     }
   }
 
-  /** Undefined when the file moved while it was read: answer again. */
+  /**
+   * Undefined when the file moved while it was read: answer again. Symbolic links are followed
+   * here, where the namespace is, as Node does: every one on the way, and the one at the end but
+   * for lstat.
+   */
   async #answer(query: FsQuery): Promise<QueryResult | undefined> {
     const ns = this.#namespace;
-    const fail = (code: 'ENOENT' | 'ENOTDIR' | 'EISDIR'): never => {
+    const fail = (code: 'ENOENT' | 'ENOTDIR' | 'EISDIR' | 'ELOOP'): never => {
       throw new FsError(code, syscallOf(query), query.path);
     };
-    const at = ns.locate(query.path);
+    const resolved = ns.resolve(query.path, query.kind !== 'stat' || query.follow);
+    if (resolved.state !== 'found') return fail(resolved.state === 'loop' ? 'ELOOP' : resolved.state === 'missing' ? 'ENOENT' : 'ENOTDIR');
+    const path = resolved.path;
+    const at = ns.locate(path);
     if (at.state !== 'found') return fail(at.state === 'missing' ? 'ENOENT' : 'ENOTDIR');
     const entry = at.entry ?? fail('ENOENT');
     switch (query.kind) {
       case 'stat':
-        return { kind: 'stat', stat: ns.stat(entry, query.path) };
+        return { kind: 'stat', stat: ns.stat(entry, path) };
       case 'readdir': {
         if (entry.kind !== 'directory') return fail('ENOTDIR');
-        const children = ns.children(entry, components(query.path));
+        const children = ns.children(entry, components(path));
         const entries = [...children].map(([name, child]) => [name, child.kind] as const).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
         return { kind: 'readdir', entries };
       }
       case 'read': {
         if (entry.kind !== 'file') return fail('EISDIR');
-        const size = ns.size(entry, query.path);
+        const size = ns.size(entry, path);
         const length = Math.min(query.length, REQUEST_BYTES);
         const lsn = entry.lsn;
         const cached = lsn <= this.#ackedThrough() ? this.#cache.get(entry) : undefined; // acked bytes only
         if (cached) return { kind: 'read', data: cached.slice(query.offset, query.offset + length), size: cached.length };
         await this.#whenApplied(Math.min(Math.max(lsn, ns.barrier), this.#ackedThrough()));
-        const data = await this.#host.ports.medium.read(this.volume, query.path, query.offset, length);
+        const data = await this.#host.ports.medium.read(this.volume, path, query.offset, length);
         // The whole file, as the namespace has it still (no op on it meanwhile): worth keeping.
         if (data && query.offset === 0 && data.length === size && entry.lsn === lsn && this.#applied >= lsn) this.#cache.set(entry, data.slice());
         return data && { kind: 'read', data, size };

@@ -85,20 +85,35 @@ export interface LsnOp {
   readonly op: Op;
 }
 
+/** What can stand at a path. A symlink is only ever read by the medium, never followed. */
+export type EntryKind = 'file' | 'directory' | 'symlink';
+
+/** Permission bits an entry has until a chmod op sets others (a link's never change). */
+export const DEFAULT_MODES: Readonly<Record<EntryKind, number>> = { file: 0o644, directory: 0o755, symlink: 0o777 };
+
 /** What the medium holds at a path. Times are milliseconds since the Unix epoch. */
 export interface EntryStat {
-  readonly kind: 'file' | 'directory';
-  /** Bytes for a file; 0 for a directory. */
+  readonly kind: EntryKind;
+  /** Bytes for a file; the target's UTF-8 bytes for a symlink (as lstat reports); 0 for a directory. */
   readonly size: number;
+  /** Permission bits (0..0o7777): DEFAULT_MODES, or what a chmod op set. */
+  readonly mode: number;
+  /** A symlink's target, as its symlink op gave it. */
+  readonly target?: string;
   /** Set by set-times ops; otherwise the medium's own time for the entry (a directory: 0). */
   readonly atimeMs: number;
   readonly mtimeMs: number;
 }
 
-/** One entry of a directory listing. */
+/**
+ * One entry of a directory listing, with what the owner needs to resolve paths and answer stat
+ * without a read per entry: its mode, and a symlink's target.
+ */
 export interface DirEntry {
   readonly name: string;
-  readonly kind: 'file' | 'directory';
+  readonly kind: EntryKind;
+  readonly mode: number;
+  readonly target?: string;
 }
 
 /**
@@ -112,7 +127,12 @@ export interface DirEntry {
  * - rename: moves path to target, replacing target; when path is missing, nothing happens.
  * - unlink / rmdir: removes the entry (rmdir with `recursive`: with its contents) if present.
  * - setTimes: sets the entry's times if it exists (the owner refuses it on a missing path).
- * Parents of a write, truncate or create target are made as needed.
+ * - symlink: makes a link holding `target` if nothing is at the path (replacing a link there);
+ *   skipped when a file or directory stands there. The medium never follows a link: a path
+ *   through one is a path through a non-directory, and writes onto one are skipped.
+ * - chmod: sets the permission bits of the file or directory at the path, if there is one.
+ * Parents of a write, truncate, create or symlink target are made as needed. A rename carries
+ * an entry's mode (and a link's target) with it.
  */
 export interface Medium {
   state(volume: number): Promise<VolumeState>;

@@ -34,6 +34,25 @@ export function normalize(path: unknown, syscall: string): string {
   return normal;
 }
 
+/**
+ * Refuses a symbolic link target tandemfs cannot follow: what Node refuses (not a string, empty,
+ * a NUL byte), and names OPFS cannot hold or a target longer than one record field carries.
+ * `..` may climb anywhere: it stops at the root of the link's volume when followed.
+ */
+export function checkLinkTarget(target: unknown, path: string): asserts target is string {
+  const refuse = (rule: string): never => {
+    throw new FsError('EINVAL', 'symlink', String(target), path, rule);
+  };
+  if (typeof target !== 'string' || target === '') return refuse('the target must be a non-empty string');
+  if (target.includes('\0')) refuse('a target may not contain NUL bytes');
+  if (!target.isWellFormed()) refuse('a target must be well-formed UTF-16');
+  if (utf8.encode(target).length > MAX_PATH_BYTES) refuse(`a target may be at most ${MAX_PATH_BYTES} bytes of UTF-8`);
+  for (const name of target.split('/')) {
+    if (name.includes('\\')) refuse('a name may not contain "\\" (OPFS cannot hold it)');
+    if (utf8.encode(name).length > MAX_NAME_BYTES) refuse(`a name may be at most ${MAX_NAME_BYTES} bytes of UTF-8`);
+  }
+}
+
 /** Where a path lives: its volume, and its path within the volume. */
 export interface Placed {
   readonly volume: number;

@@ -6,7 +6,7 @@ import type { ChangeResult, FsChange, FsQuery, FsStat, QueryResult } from '../co
 import { REQUEST_BYTES } from '../core/fs-request.js';
 import { FsError } from '../errors.js';
 import { FileHandle, parseFlags, type OpenFlags } from './file-handle.js';
-import { Mounts, type Placed } from './paths.js';
+import { checkLinkTarget, Mounts, type Placed } from './paths.js';
 import { Dirent, Stats } from './stats.js';
 
 /** What the fs layer needs: the node's client side (core/node.ts implements it). */
@@ -76,10 +76,10 @@ export class FsPromises {
     return new Stats(await this.#stat(placed, 'stat'), placed.full);
   }
 
-  /** Symbolic links are not supported (see docs/api.md), so lstat is stat. */
+  /** stat of a symbolic link itself, not of what it leads to. */
   async lstat(path: string): Promise<Stats> {
     const placed = this.#mounts.place(path, 'lstat');
-    return new Stats(await this.#stat(placed, 'lstat'), placed.full);
+    return new Stats(await this.#stat(placed, 'lstat', false), placed.full);
   }
 
   async access(path: string, _mode?: number): Promise<void> {
@@ -138,18 +138,35 @@ export class FsPromises {
     await this.#change(placed, { kind: 'utimes', path: placed.path, atimeMs: timeMs(atime, 'utime'), mtimeMs: timeMs(mtime, 'utime') });
   }
 
-  /** Modes are not stored (see docs/api.md): chmod checks that the path exists, and keeps nothing. */
-  async chmod(path: string, _mode: number): Promise<void> {
-    await this.#stat(this.#mounts.place(path, 'chmod'), 'chmod');
+  /** Sets the permission bits (`mode & 0o7777`; a string is octal) of what `path` leads to. */
+  async chmod(path: string, mode: number | string): Promise<void> {
+    const placed = this.#mounts.place(path, 'chmod');
+    await this.#change(placed, { kind: 'chmod', path: placed.path, mode: permissionBits(mode, placed.full) });
   }
 
-  async symlink(target: string, path: string): Promise<void> {
-    throw new FsError('ENOSYS', 'symlink', path, target, 'symbolic links are not supported yet');
+  /**
+   * Makes a symbolic link at `path` holding `target`, which is not checked for existence (it may
+   * dangle). A relative target is taken from the link's directory, an absolute one from the root
+   * of the link's volume. `_type` is Windows's ('file', 'dir', 'junction'): ignored, as on POSIX.
+   */
+  async symlink(target: string, path: string, _type?: string | null): Promise<void> {
+    const placed = this.#mounts.place(path, 'symlink');
+    checkLinkTarget(target, placed.full);
+    try {
+      await this.#change(placed, { kind: 'symlink', path: placed.path, target });
+    } catch (error) {
+      // Node names the target as the path and the link as the dest: "symlink 'target' -> 'path'".
+      if (error instanceof FsError) throw new FsError(error.code, 'symlink', target, placed.full, detailOf(error));
+      throw error;
+    }
   }
 
-  async readlink(path: string): Promise<string> {
-    this.#mounts.place(path, 'readlink');
-    throw new FsError('ENOSYS', 'readlink', path, undefined, 'symbolic links are not supported yet');
+  /** The target a symbolic link holds, as symlink was given it; EINVAL for anything else. */
+  async readlink(path: string, _options?: unknown): Promise<string> {
+    const placed = this.#mounts.place(path, 'readlink');
+    const stat = await this.#stat(placed, 'readlink', false);
+    if (stat.target === undefined) throw new FsError('EINVAL', 'readlink', placed.full, undefined, 'not a symbolic link');
+    return stat.target;
   }
 
   // ------------------------------------------------------------------------------------------
@@ -224,8 +241,9 @@ export class FsPromises {
 
   // ------------------------------------------------------------------------------------------
 
-  async #stat(placed: Placed, syscall: string): Promise<FsStat> {
-    const result = await this.#query(placed, { kind: 'stat', path: placed.path }, syscall);
+  /** `follow`: stat what a link at the path leads to (stat), or the link itself (lstat). */
+  async #stat(placed: Placed, syscall: string, follow = true): Promise<FsStat> {
+    const result = await this.#query(placed, { kind: 'stat', path: placed.path, follow }, syscall);
     if (result.kind !== 'stat') throw unexpected(result);
     return result.stat;
   }
@@ -293,6 +311,15 @@ export function toBytes(data: Data, encoding: Encoding | undefined): Uint8Array 
   if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   if (data instanceof ArrayBuffer) return new Uint8Array(data);
   throw new FsError('EINVAL', 'write', undefined, undefined, 'data must be a string, a Uint8Array, an ArrayBufferView or an ArrayBuffer');
+}
+
+/** The permission bits of a mode as Node takes it (an integer, or a string of octal digits). */
+function permissionBits(mode: number | string, path: string): number {
+  const value = typeof mode === 'string' && /^[0-7]+$/.test(mode) ? Number.parseInt(mode, 8) : mode;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 0xffff_ffff) {
+    throw new FsError('EINVAL', 'chmod', path, undefined, `${String(mode)} is not a mode (an integer, or octal digits)`);
+  }
+  return value & 0o7777;
 }
 
 function timeMs(time: TimeLike, syscall: string): number {

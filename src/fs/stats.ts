@@ -1,10 +1,13 @@
 // Stats and directory entries shaped like Node's (and lightning-fs's): what isomorphic-git and
 // other fs users read — size, mode, times, ino, and the type predicates.
 import type { FsStat } from '../core/fs-request.js';
+import type { EntryKind } from '../core/ports.js';
 
-/** Modes are not stored (OPFS has none): files read as 0o100644, directories as 0o40755. */
-const FILE_MODE = 0o100644;
-const DIRECTORY_MODE = 0o40755;
+/** The type bits of `mode` (S_IFREG, S_IFDIR, S_IFLNK); the owner keeps the permission bits. */
+const TYPE_BITS: Readonly<Record<EntryKind, number>> = { file: 0o100000, directory: 0o040000, symlink: 0o120000 };
+
+/** lightning-fs's names for the kinds (Stats.type). */
+const TYPE_NAMES = { file: 'file', directory: 'dir', symlink: 'symlink' } as const;
 
 export class Stats {
   readonly dev = 1;
@@ -22,11 +25,11 @@ export class Stats {
   readonly ctimeMs: number;
   readonly birthtimeMs: number;
   /** lightning-fs's name for the kind. */
-  readonly type: 'file' | 'dir';
+  readonly type: 'file' | 'dir' | 'symlink';
 
   constructor(stat: FsStat, path: string) {
-    this.type = stat.kind === 'file' ? 'file' : 'dir';
-    this.mode = stat.kind === 'file' ? FILE_MODE : DIRECTORY_MODE;
+    this.type = TYPE_NAMES[stat.kind];
+    this.mode = TYPE_BITS[stat.kind] | stat.mode;
     this.size = stat.size;
     this.blocks = Math.ceil(stat.size / 512);
     this.ino = inodeOf(path);
@@ -61,7 +64,7 @@ export class Stats {
   }
 
   isSymbolicLink(): boolean {
-    return false;
+    return this.type === 'symlink';
   }
 
   isBlockDevice(): boolean {
@@ -84,9 +87,9 @@ export class Stats {
 export class Dirent {
   readonly name: string;
   readonly parentPath: string;
-  readonly #kind: 'file' | 'directory';
+  readonly #kind: EntryKind;
 
-  constructor(name: string, kind: 'file' | 'directory', parentPath: string) {
+  constructor(name: string, kind: EntryKind, parentPath: string) {
     this.name = name;
     this.#kind = kind;
     this.parentPath = parentPath;
@@ -106,7 +109,7 @@ export class Dirent {
   }
 
   isSymbolicLink(): boolean {
-    return false;
+    return this.#kind === 'symlink';
   }
 }
 

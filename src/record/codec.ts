@@ -15,6 +15,8 @@ const OP_CODES: Record<OpType, number> = {
   unlink: L.OP_UNLINK,
   rmdir: L.OP_RMDIR,
   setTimes: L.OP_SET_TIMES,
+  symlink: L.OP_SYMLINK,
+  chmod: L.OP_CHMOD,
 };
 
 const VERDICTS: Record<number, RecordErrorCode> = {
@@ -77,6 +79,18 @@ function checkTime(field: string, value: unknown): number {
   return value;
 }
 
+function checkMode(value: unknown): number {
+  if (!Number.isInteger(value) || (value as number) < 0 || (value as number) > L.MAX_MODE) {
+    throw fieldError('mode', `${String(value)} is not an integer in [0, 0o7777]`);
+  }
+  return value as number;
+}
+
+/** The second text of the ops that have one: a rename's target, a symlink's target. */
+function targetOf(op: Op): string | undefined {
+  return op.type === 'rename' || op.type === 'symlink' ? op.target : undefined;
+}
+
 /** Writes `text` as UTF-8 at `at` in WebAssembly memory; returns the byte count. */
 function putPath(field: string, text: unknown, memory: Uint8Array, at: number): number {
   if (typeof text !== 'string' || text.length === 0 || !text.isWellFormed()) {
@@ -104,6 +118,8 @@ function opFields(op: Op): { flags: number; offset: number; atime: number; mtime
       return { flags: op.recursive ? L.FLAG_RECURSIVE : 0, offset: 0, atime: 0, mtime: 0 };
     case 'setTimes':
       return { flags: 0, offset: 0, atime: checkTime('atime', op.atimeMs), mtime };
+    case 'chmod':
+      return { flags: 0, offset: checkMode(op.mode), atime: 0, mtime: 0 };
     default:
       return { flags: 0, offset: 0, atime: 0, mtime: 0 };
   }
@@ -132,7 +148,8 @@ function frameInScratch(record: JournalRecord): number {
 
   const memory = wasmBytes();
   const pathLength = putPath('path', op.path, memory, L.SCRATCH_IN);
-  const targetLength = op.type === 'rename' ? putPath('target', op.target, memory, L.SCRATCH_IN + pathLength) : 0;
+  const target = targetOf(op);
+  const targetLength = target === undefined ? 0 : putPath('target', target, memory, L.SCRATCH_IN + pathLength);
   const payloadLength = payload?.length ?? 0;
   if (payload) memory.set(payload, L.SCRATCH_IN + pathLength + targetLength);
 
@@ -186,6 +203,7 @@ function decodeOp(header: DataView, body: Uint8Array, data: Uint8Array): Op {
   const pathLength = header.getUint16(L.AT_PATH_LENGTH, true);
   const targetLength = header.getUint16(L.AT_TARGET_LENGTH, true);
   const path = readPath('path', body.subarray(0, pathLength));
+  const target = () => readPath('target', body.subarray(pathLength, pathLength + targetLength));
   const flags = header.getUint16(L.AT_FLAGS, true);
   const mtimeMs = header.getFloat64(L.AT_MTIME, true);
   switch (header.getUint8(L.AT_OP)) {
@@ -198,11 +216,15 @@ function decodeOp(header: DataView, body: Uint8Array, data: Uint8Array): Op {
     case L.OP_MKDIR:
       return { type: 'mkdir', path, recursive: (flags & L.FLAG_RECURSIVE) !== 0 };
     case L.OP_RENAME:
-      return { type: 'rename', path, target: readPath('target', body.subarray(pathLength, pathLength + targetLength)) };
+      return { type: 'rename', path, target: target() };
     case L.OP_UNLINK:
       return { type: 'unlink', path };
     case L.OP_RMDIR:
       return { type: 'rmdir', path, recursive: (flags & L.FLAG_RECURSIVE) !== 0 };
+    case L.OP_SYMLINK:
+      return { type: 'symlink', path, target: target() };
+    case L.OP_CHMOD:
+      return { type: 'chmod', path, mode: readU53(header, L.AT_OFFSET) };
     default:
       return { type: 'setTimes', path, atimeMs: header.getFloat64(L.AT_ATIME, true), mtimeMs };
   }

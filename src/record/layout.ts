@@ -14,8 +14,8 @@
 //   16     8    LSN              log sequence number within the volume, >= 1
 //   24     4    epoch            ownership epoch of the volume when the op was accepted
 //   28     2    path length      UTF-8 bytes of the path, 1..MAX_PATH_BYTES
-//   30     2    target length    UTF-8 bytes of the rename target (0 for every other op)
-//   32     8    offset           write: byte offset; truncate: new size; 0 otherwise
+//   30     2    target length    UTF-8 bytes of the rename target or the symlink's target (0 otherwise)
+//   32     8    offset           write: byte offset; truncate: new size; chmod: the mode; 0 otherwise
 //   40     4    payload length   write: data bytes; 0 otherwise
 //   44     4    reserved         0
 //   48     8    op id            the client's id for the op, so a retried op is recognised
@@ -55,13 +55,16 @@ export const OP_RENAME = 5;
 export const OP_UNLINK = 6;
 export const OP_RMDIR = 7;
 export const OP_SET_TIMES = 8;
-export const OP_LAST = 8;
+export const OP_SYMLINK = 9; // path: the link; target: the text it holds
+export const OP_CHMOD = 10; // offset: the permission bits, 0..MAX_MODE
+export const OP_LAST = 10;
 
 export const FLAG_EXCLUSIVE = 1; // create: fail if the file exists (checked by the owner)
 export const FLAG_TRUNCATE = 2; // create: empty an existing file
 export const FLAG_RECURSIVE = 4; // mkdir: make parents; rmdir: remove contents
 
 export const MAX_PATH_BYTES = 4096;
+export const MAX_MODE = 0o7777; // permission bits with setuid, setgid and sticky
 // A frame must fit one WebRTC message (pc.sctp.maxMessageSize is 262144 in Chromium).
 export const MAX_FRAME_LENGTH = 262144;
 export const MAX_PAYLOAD_LENGTH = MAX_FRAME_LENGTH - HEADER_LENGTH - CHECKSUM_LENGTH;

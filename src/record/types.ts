@@ -9,7 +9,11 @@ export type Op =
   | { type: 'rename'; path: string; target: string }
   | { type: 'unlink'; path: string }
   | { type: 'rmdir'; path: string; recursive?: boolean }
-  | { type: 'setTimes'; path: string; atimeMs: number; mtimeMs: number };
+  | { type: 'setTimes'; path: string; atimeMs: number; mtimeMs: number }
+  /** Makes a symbolic link at `path` holding `target` (any non-empty text; the medium never follows it). */
+  | { type: 'symlink'; path: string; target: string }
+  /** Sets the permission bits (0..0o7777) of the entry at `path`. */
+  | { type: 'chmod'; path: string; mode: number };
 
 export type OpType = Op['type'];
 

@@ -37,6 +37,10 @@ export function opKey(op: Op): string {
       return `unlink ${op.path}`;
     case 'setTimes':
       return `setTimes ${op.path} ${op.atimeMs} ${op.mtimeMs}`;
+    case 'symlink':
+      return `symlink ${op.path} ${JSON.stringify(op.target)}`;
+    case 'chmod':
+      return `chmod ${op.path} ${op.mode.toString(8)}`;
   }
 }
 

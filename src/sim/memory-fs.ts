@@ -1,7 +1,7 @@
 // One volume's directory tree in memory: the simulator's medium, and the model the medium is
 // checked against. Ops are applied with the replay-safe semantics documented on `Medium`
 // (src/core/ports.ts). Plain TypeScript: no clocks, no browser or Node globals.
-import type { DirEntry, EntryStat } from '../core/ports.js';
+import { DEFAULT_MODES, type DirEntry, type EntryStat } from '../core/ports.js';
 import type { Op } from '../record/types.js';
 import { crc32c } from '../record/crc32c.js';
 
@@ -12,6 +12,7 @@ interface FileEntry {
   /** Capacity grows by doubling so that many small appends stay cheap; bytes past `size` are stale. */
   buffer: Uint8Array;
   size: number;
+  mode: number;
   atimeMs: number;
   mtimeMs: number;
 }
@@ -19,11 +20,21 @@ interface FileEntry {
 interface DirectoryEntry {
   readonly kind: 'directory';
   readonly children: Map<string, Entry>;
+  mode: number;
   atimeMs: number;
   mtimeMs: number;
 }
 
-type Entry = FileEntry | DirectoryEntry;
+/** A symbolic link: only its text. The medium never follows it (the owner resolves paths). */
+interface SymlinkEntry {
+  readonly kind: 'symlink';
+  readonly target: string;
+  readonly mode: number;
+  atimeMs: number;
+  mtimeMs: number;
+}
+
+type Entry = FileEntry | DirectoryEntry | SymlinkEntry;
 
 /** A directory entry and the name of one of its children (which may be missing). */
 interface Slot {
@@ -59,19 +70,21 @@ export class MemoryFs {
       case 'rename':
         return this.#rename(op.path, op.target);
       case 'unlink':
-        return this.#remove(op.path, (entry) => entry.kind === 'file');
+        return this.#remove(op.path, (entry) => entry.kind !== 'directory');
       case 'rmdir':
         return this.#remove(op.path, (entry) => entry.kind === 'directory' && (op.recursive === true || entry.children.size === 0));
       case 'setTimes':
         return this.#setTimes(op.path, op.atimeMs, op.mtimeMs);
+      case 'symlink':
+        return this.#symlink(op.path, op.target);
+      case 'chmod':
+        return this.#chmod(op.path, op.mode);
     }
   }
 
   stat(path: string): EntryStat | undefined {
     const entry = this.#find(path);
-    if (!entry) return undefined;
-    const size = entry.kind === 'file' ? entry.size : 0;
-    return { kind: entry.kind, size, atimeMs: entry.atimeMs, mtimeMs: entry.mtimeMs };
+    return entry && statOf(entry);
   }
 
   /** A copy of up to `length` bytes of a file from `offset`; undefined when no file is there. */
@@ -86,7 +99,10 @@ export class MemoryFs {
   list(path: string): DirEntry[] | undefined {
     const entry = this.#find(path);
     if (entry?.kind !== 'directory') return undefined;
-    return [...entry.children].sort(([a], [b]) => byCodeUnits(a, b)).map(([name, child]) => ({ name, kind: child.kind }));
+    return [...entry.children].sort(([a], [b]) => byCodeUnits(a, b)).map(([name, child]) => {
+      const { kind, mode, target } = statOf(child);
+      return target === undefined ? { name, kind, mode } : { name, kind, mode, target };
+    });
   }
 
   /**
@@ -104,7 +120,10 @@ export class MemoryFs {
   bytes(): number {
     let total = 0;
     const visit = (directory: DirectoryEntry): void => {
-      for (const child of directory.children.values()) total += child.kind === 'file' ? child.size : (visit(child), 0);
+      for (const child of directory.children.values()) {
+        if (child.kind === 'file') total += child.size;
+        else if (child.kind === 'directory') visit(child);
+      }
     };
     visit(this.#root);
     return total;
@@ -152,7 +171,7 @@ export class MemoryFs {
     // Parents are made even without `recursive`: the owner already refused a mkdir whose parent
     // was missing, so a missing parent here means a replay, where making it is what keeps it safe.
     const slot = this.#slot(path, true);
-    if (!slot || slot.parent.children.get(slot.name)?.kind === 'file') return false;
+    if (!slot || (slot.parent.children.get(slot.name)?.kind ?? 'directory') !== 'directory') return false;
     if (!slot.parent.children.has(slot.name)) slot.parent.children.set(slot.name, newDirectory());
     return true;
   }
@@ -186,13 +205,27 @@ export class MemoryFs {
     return true;
   }
 
+  #symlink(path: string, target: string): boolean {
+    const slot = this.#slot(path, true);
+    if (!slot || (slot.parent.children.get(slot.name)?.kind ?? 'symlink') !== 'symlink') return false;
+    slot.parent.children.set(slot.name, { kind: 'symlink', target, mode: DEFAULT_MODES.symlink, atimeMs: 0, mtimeMs: 0 });
+    return true;
+  }
+
+  #chmod(path: string, mode: number): boolean {
+    const entry = this.#find(path);
+    if (!entry || entry.kind === 'symlink') return false;
+    entry.mode = mode;
+    return true;
+  }
+
   /** The file at `path`, made (with its parents) if missing; undefined on a type conflict. */
   #fileFor(path: string): FileEntry | undefined {
     const slot = this.#slot(path, true);
     if (!slot) return undefined;
     const entry = slot.parent.children.get(slot.name);
     if (entry) return entry.kind === 'file' ? entry : undefined;
-    const file: FileEntry = { kind: 'file', buffer: new Uint8Array(0), size: 0, atimeMs: 0, mtimeMs: 0 };
+    const file: FileEntry = { kind: 'file', buffer: new Uint8Array(0), size: 0, mode: DEFAULT_MODES.file, atimeMs: 0, mtimeMs: 0 };
     slot.parent.children.set(slot.name, file);
     return file;
   }
@@ -227,7 +260,7 @@ export class MemoryFs {
     for (const part of names) {
       const child = directory.children.get(part);
       if (!child) return true;
-      if (child.kind === 'file') return false;
+      if (child.kind !== 'directory') return false;
       directory = child;
     }
     return true;
@@ -241,6 +274,16 @@ export class MemoryFs {
     }
     return entry;
   }
+}
+
+function statOf(entry: Entry): EntryStat {
+  const times = { atimeMs: entry.atimeMs, mtimeMs: entry.mtimeMs };
+  if (entry.kind === 'symlink') return { kind: 'symlink', size: utf8Length(entry.target), mode: entry.mode, target: entry.target, ...times };
+  return { kind: entry.kind, size: entry.kind === 'file' ? entry.size : 0, mode: entry.mode, ...times };
+}
+
+function utf8Length(text: string): number {
+  return new TextEncoder().encode(text).length;
 }
 
 function components(path: string): string[] {
@@ -257,7 +300,7 @@ function isPrefix(prefix: readonly string[], names: readonly string[]): boolean 
 }
 
 function newDirectory(): DirectoryEntry {
-  return { kind: 'directory', children: new Map(), atimeMs: 0, mtimeMs: 0 };
+  return { kind: 'directory', children: new Map(), mode: DEFAULT_MODES.directory, atimeMs: 0, mtimeMs: 0 };
 }
 
 /** Sets the size; bytes that become part of the file read as zeros. */
@@ -280,14 +323,18 @@ function touch(entry: Entry, mtimeMs: number | undefined): void {
 function copyDirectory(directory: DirectoryEntry): DirectoryEntry {
   const children = new Map<string, Entry>();
   for (const [name, child] of directory.children) {
-    children.set(name, child.kind === 'file' ? { ...child, buffer: child.buffer.slice(0, child.size) } : copyDirectory(child));
+    children.set(name, child.kind === 'file' ? { ...child, buffer: child.buffer.slice(0, child.size) } : child.kind === 'symlink' ? { ...child } : copyDirectory(child));
   }
   return { ...directory, children };
 }
 
 /** One line per entry, depth first in sorted name order; names are JSON-quoted so any name is safe. */
 function describe(entry: Entry, path: string, lines: string[]): void {
-  const times = `${entry.atimeMs} ${entry.mtimeMs}`;
+  const times = `${entry.atimeMs} ${entry.mtimeMs} ${entry.mode.toString(8)}`;
+  if (entry.kind === 'symlink') {
+    lines.push(`symlink ${JSON.stringify(path)} ${times} ${JSON.stringify(entry.target)}`);
+    return;
+  }
   if (entry.kind === 'file') {
     lines.push(`file ${JSON.stringify(path)} ${times} ${entry.size} ${crc32c(entry.buffer.subarray(0, entry.size)).toString(16)}`);
     return;

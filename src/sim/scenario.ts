@@ -55,7 +55,23 @@ function randomOp(rng: Rng, now: number): Op {
   if (roll < 80) return { type: 'rename', path, target: rng.pick(PATHS) };
   if (roll < 88) return { type: 'unlink', path };
   if (roll < 92) return { type: 'rmdir', path: rng.pick(['/d', '/e', '/g']), recursive: rng.chance(0.5) };
-  return { type: 'setTimes', path, atimeMs: now, mtimeMs: now };
+  if (roll < 97) return { type: 'setTimes', path, atimeMs: now, mtimeMs: now };
+  return roll < 99 ? { type: 'symlink', path, target: linkTarget(roll, path) } : { type: 'chmod', path, mode: modeOf(roll, path) };
+}
+
+/** What links hold: relative and absolute, to files and directories, dangling, and cycles. */
+const LINK_TARGETS = ['a', 'b', '/d', '../e/f', '/d/a', '/a', 'nowhere'];
+const MODES = [0o600, 0o644, 0o755, 0o1777];
+
+// A link's target and a mode come from what was drawn already, not from draws of their own: an
+// extra draw would shift every later one, and the broken variants (test/node/broken-variants.ts)
+// are caught at seeds found with the draws as they were.
+function linkTarget(roll: number, path: string): string {
+  return LINK_TARGETS[(roll + path.charCodeAt(path.length - 1)) % LINK_TARGETS.length]!;
+}
+
+function modeOf(roll: number, path: string): number {
+  return MODES[(roll + path.charCodeAt(path.length - 1)) % MODES.length]!;
 }
 
 /** A change through the fs layer: Node's semantics, checked at the owner (many are refused). */
@@ -77,7 +93,8 @@ function randomChange(rng: Rng, now: number): FsChange {
   if (roll < 82) return { kind: 'unlink', path };
   if (roll < 87) return { kind: 'rmdir', path: rng.pick(['/d', '/e', '/g']) };
   if (roll < 94) return { kind: 'rm', path: rng.pick([...PATHS, '/d', '/e']), recursive: rng.chance(0.5), force: rng.chance(0.5) };
-  return { kind: 'utimes', path, atimeMs: now, mtimeMs: now };
+  if (roll < 97) return { kind: 'utimes', path, atimeMs: now, mtimeMs: now };
+  return roll < 99 ? { kind: 'symlink', path, target: linkTarget(roll, path) } : { kind: 'chmod', path, mode: modeOf(roll, path) };
 }
 
 export async function run(options: RunOptions): Promise<RunResult> {

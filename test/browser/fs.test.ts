@@ -51,6 +51,14 @@ describe('fs semantics: tandemfs in Chromium', () => {
       if (text !== 'text') throw new Error(`read back ${String(text)}`);
       const code = await new Promise<unknown>((resolve) => fs.stat('/none', (error: Error | null) => resolve((error as { code?: string } | null)?.code)));
       if (code !== 'ENOENT') throw new Error(`stat of a missing path called back with ${String(code)}`);
+      const called = <T>(start: (callback: (error: Error | null, value?: T) => void) => void) =>
+        new Promise<T | undefined>((resolve, reject) => start((error, value) => (error ? reject(error) : resolve(value))));
+      await called((cb) => fs.symlink('cb', '/cb-link', cb));
+      const target = await called((cb) => fs.readlink('/cb-link', cb));
+      if (target !== 'cb') throw new Error(`readlink called back with ${String(target)}`);
+      await called((cb) => fs.chmod('/cb-link', 0o600, cb));
+      const stats = await called<{ mode: number }>((cb) => fs.stat('/cb', cb));
+      if (stats?.mode !== 0o100600) throw new Error(`chmod through a link left mode ${stats?.mode.toString(8)}`);
     } finally {
       await fs.close();
     }

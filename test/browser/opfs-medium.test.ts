@@ -347,7 +347,7 @@ describe('OpfsMedium', () => {
         const file = await second.stat(VOLUME, '/d/f');
         expect(file).to.include({ kind: 'file', size: 5 });
         expectWithin(file?.mtimeMs, written, "the file's mtime, its lastModified");
-        expect(await second.stat(VOLUME, '/d')).to.deep.equal({ kind: 'directory', size: 0, atimeMs: 5, mtimeMs: 6 });
+        expect(await second.stat(VOLUME, '/d')).to.deep.equal({ kind: 'directory', size: 0, mode: 0o755, atimeMs: 5, mtimeMs: 6 });
       }));
 
       it('keeps each state slot file a whole 64 KiB block, so that a claim (the fence) needs no new quota', withClusters(access, async (set) => {
@@ -464,6 +464,21 @@ describe('OpfsMedium', () => {
         expect(await rejection(medium.apply(VOLUME, 1, numbered(2, [write('/f', 0, 'y')])))).to.include({ code: 'ENOSPC' });
       }));
 
+      it('a batch cut short before its state was written leaves a link unmarked and a mode unset: applying it again marks and sets them', withClusters(access, async (set) => {
+        const medium = await set.open(set.fresh());
+        await medium.claim(VOLUME, 1, 0);
+        await medium.apply(VOLUME, 1, numbered(1, [write('/f', 0, 'x'), { type: 'mkdir', path: '/d' }]));
+        const ops: Op[] = [{ type: 'symlink', path: '/l', target: 'f' }, { type: 'chmod', path: '/f', mode: 0o600 }, { type: 'chmod', path: '/d', mode: 0o700 }];
+        await medium.failNext(1, 'io', 'state');
+        expect(await rejection(medium.apply(VOLUME, 1, numbered(3, ops)))).to.include({ code: 'EIO' });
+        expect(await medium.stat(VOLUME, '/l')).to.include({ kind: 'file', size: 1 }); // its file, with no mark yet
+        expect(await medium.stat(VOLUME, '/f')).to.include({ mode: 0o644 });
+        await medium.apply(VOLUME, 1, numbered(3, ops));
+        expect(await medium.stat(VOLUME, '/l')).to.include({ kind: 'symlink', target: 'f', mode: 0o777 });
+        expect(await medium.stat(VOLUME, '/f')).to.include({ mode: 0o600 });
+        expect(await medium.stat(VOLUME, '/d')).to.include({ mode: 0o700 });
+      }));
+
       it('never reports the op ids of a batch cut short before its state was written; the ops that replace them are reported', withClusters(access, async (set) => {
         const cluster = set.fresh();
         const [a, b] = [await set.open(cluster), await set.open(cluster)];
@@ -551,20 +566,20 @@ describe('OpfsMedium', () => {
         await medium.claim(VOLUME, 1, 0);
         const written = await timed(() => medium.apply(VOLUME, 1, numbered(1, [write('/d/b', 0, 'bee', 77), write('/d/a', 0, 'hello world'), { type: 'mkdir', path: '/d/c' }])));
         await medium.apply(VOLUME, 1, numbered(4, [{ type: 'setTimes', path: '/d/a', atimeMs: 10, mtimeMs: 20 }]));
-        expect(await medium.list(VOLUME, '/d')).to.deep.equal([{ name: 'a', kind: 'file' }, { name: 'b', kind: 'file' }, { name: 'c', kind: 'directory' }]);
-        expect(await medium.list(VOLUME, '/')).to.deep.equal([{ name: 'd', kind: 'directory' }]);
+        expect(await medium.list(VOLUME, '/d')).to.deep.equal([{ name: 'a', kind: 'file', mode: 0o644 }, { name: 'b', kind: 'file', mode: 0o644 }, { name: 'c', kind: 'directory', mode: 0o755 }]);
+        expect(await medium.list(VOLUME, '/')).to.deep.equal([{ name: 'd', kind: 'directory', mode: 0o755 }]);
         expect(await medium.list(VOLUME, '/d/a')).to.equal(undefined);
         expect(text(await medium.read(VOLUME, '/d/a', 6, 100))).to.equal('world');
         expect(await medium.read(VOLUME, '/d/c', 0, Infinity)).to.equal(undefined);
         expect(await medium.stat(VOLUME, '/nope')).to.equal(undefined);
         const plain = await medium.stat(VOLUME, '/d/c');
-        expect(plain).to.deep.equal({ kind: 'directory', size: 0, atimeMs: 0, mtimeMs: 0 });
+        expect(plain).to.deep.equal({ kind: 'directory', size: 0, mode: 0o755, atimeMs: 0, mtimeMs: 0 });
         // A write's mtimeMs is not kept: the file's times are its lastModified, when the write reached OPFS.
         const bee = await medium.stat(VOLUME, '/d/b');
         expectWithin(bee?.mtimeMs, written, "/d/b's mtime");
         expect(bee?.atimeMs).to.equal(bee?.mtimeMs);
         await medium.apply(VOLUME, 1, numbered(5, [{ type: 'rename', path: '/d', target: '/e' }]));
-        expect(await medium.stat(VOLUME, '/e/a')).to.deep.equal({ kind: 'file', size: 11, atimeMs: 10, mtimeMs: 20 });
+        expect(await medium.stat(VOLUME, '/e/a')).to.deep.equal({ kind: 'file', size: 11, mode: 0o644, atimeMs: 10, mtimeMs: 20 });
         expect(await medium.stat(VOLUME, '/e/b'), 'a renamed file keeps its lastModified').to.deep.equal(bee);
         // A write after set-times: the atime stays, the mtime is the write's.
         const rewritten = await timed(() => medium.apply(VOLUME, 1, numbered(6, [write('/e/a', 0, 'H', 30)])));
@@ -780,6 +795,7 @@ describe('OpfsMedium', () => {
         const times = Object.keys(state.times as object);
         expect(times.length, `paths with stored times after ${first + perBatch} files`).to.equal(1);
         expect(times).to.deep.equal(['/kept']);
+        expect(state.meta ?? {}, 'no mode or link stored for a written file').to.deep.equal({});
         // The rest of the state is its epochs and at most 512 op ids (small numbers here).
         expect(bodyBytes, `the encoded state after ${first + perBatch} files`).to.be.below(8 * 1024);
       }

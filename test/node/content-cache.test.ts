@@ -5,7 +5,7 @@ import { ContentCache } from '../../src/core/content-cache.js';
 import type { FileEntry } from '../../src/core/namespace.js';
 import type { Op } from '../../src/record/types.js';
 
-const file = (size: number): FileEntry => ({ kind: 'file', size, atimeMs: 0, mtimeMs: 0, lsn: 1 });
+const file = (size: number): FileEntry => ({ kind: 'file', size, mode: 0o644, atimeMs: 0, mtimeMs: 0, lsn: 1 });
 const bytes = (text: string) => new TextEncoder().encode(text);
 const text = (data: Uint8Array | undefined) => (data ? new TextDecoder().decode(data) : undefined);
 

@@ -36,6 +36,13 @@ async function reference(): Promise<{ fs: FsLike; done(): Promise<void> }> {
     truncate: (p, l) => nodeFs.truncate(at(p), l),
     utimes: (p, a, m) => nodeFs.utimes(at(p), a, m),
     open: (p, f) => nodeFs.open(at(p), f) as never,
+    // An absolute target names a path of the system under test: within the folder here.
+    symlink: (t, p) => nodeFs.symlink(t.startsWith('/') ? at(t) : t, at(p)),
+    readlink: async (p) => {
+      const target = await nodeFs.readlink(at(p));
+      return target.startsWith(`${root}/`) ? target.slice(root.length) : target;
+    },
+    chmod: (p, m) => nodeFs.chmod(at(p), m),
   };
   return { fs, done: () => nodeFs.rm(root, { recursive: true, force: true }) };
 }

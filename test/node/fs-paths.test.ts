@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { FsError } from '../../src/errors.js';
-import { Mounts, normalize } from '../../src/fs/paths.js';
+import { checkLinkTarget, Mounts, normalize } from '../../src/fs/paths.js';
 
 function refused(path: unknown, rule: RegExp): void {
   assert.throws(() => normalize(path, 'open'), (error: unknown) => error instanceof FsError && error.code === 'EINVAL' && error.syscall === 'open' && rule.test(error.message));
@@ -25,7 +25,19 @@ describe('paths', () => {
     refused(42, /must be a string/);
   });
 
-  test('the longest mounted prefix wins; "/" must be mounted', () => {
+  test('a link target may be relative and climb; refused, naming the rule: empty, NUL, backslashes, overlong names or targets', () => {
+    for (const target of ['a', '../../x/./y', '/abs/b', 'é/'.repeat(100)]) checkLinkTarget(target, '/l');
+    const targetRefused = (target: unknown, rule: RegExp) =>
+      assert.throws(() => checkLinkTarget(target, '/l'), (error: unknown) => error instanceof FsError && error.code === 'EINVAL' && error.syscall === 'symlink' && rule.test(error.message));
+    targetRefused('', /non-empty string/);
+    targetRefused(7, /non-empty string/);
+    targetRefused('a\0b', /NUL/);
+    targetRefused('a\\b', /"\\"/);
+    targetRefused(`${'x'.repeat(256)}/y`, /at most 255 bytes/);
+    targetRefused('ab/'.repeat(1366), /at most 4096 bytes/);
+  });
+
+    test('the longest mounted prefix wins; "/" must be mounted', () => {
     const mounts = new Mounts({ '/': 0, '/big': 1, '/big/deeper': 2 });
     assert.deepEqual(mounts.place('/x', 'open'), { volume: 0, path: '/x', full: '/x' });
     assert.deepEqual(mounts.place('/big', 'open'), { volume: 1, path: '/', full: '/big' });

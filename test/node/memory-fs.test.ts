@@ -159,7 +159,7 @@ describe('MemoryFs ops', () => {
 
   test('write, truncate and create set a nonzero mtime they carry, and leave times alone without one', () => {
     const fs = treeOf(write('/f', 0, 'a'));
-    assert.deepEqual(fs.stat('/f'), { kind: 'file', size: 1, atimeMs: 0, mtimeMs: 0 });
+    assert.deepEqual(fs.stat('/f'), { kind: 'file', size: 1, mode: 0o644, atimeMs: 0, mtimeMs: 0 });
     const stamps: [Op, number][] = [
       [write('/f', 0, 'b', 7), 7],
       [{ type: 'truncate', path: '/f', size: 3, mtimeMs: 8 }, 8],
@@ -175,8 +175,16 @@ describe('MemoryFs ops', () => {
 });
 
 describe('MemoryFs type conflicts: the op is skipped and nothing changes', () => {
-  const base: Op[] = [write('/f', 0, 'file'), { type: 'mkdir', path: '/d' }];
+  const base: Op[] = [write('/f', 0, 'file'), { type: 'mkdir', path: '/d' }, { type: 'symlink', path: '/l', target: '/d' }];
   const conflicts: Op[] = [
+    write('/l', 0, 'x'),
+    write('/l/g', 0, 'x'),
+    { type: 'mkdir', path: '/l/g', recursive: true },
+    { type: 'rmdir', path: '/l' },
+    { type: 'chmod', path: '/l', mode: 0o600 },
+    { type: 'symlink', path: '/d', target: '/f' },
+    { type: 'symlink', path: '/f', target: '/d' },
+    { type: 'symlink', path: '/l/x', target: '/d' },
     write('/d', 0, 'x'),
     { type: 'truncate', path: '/d', size: 1 },
     { type: 'create', path: '/d', truncate: true },
@@ -198,8 +206,8 @@ describe('MemoryFs read helpers', () => {
   const fs = treeOf(write('/d/f', 0, 'hello'), { type: 'mkdir', path: '/d/b' }, write('/a', 0, ''));
 
   test('stat tells files from directories and gives a file its size', () => {
-    assert.deepEqual(fs.stat('/d/f'), { kind: 'file', size: 5, atimeMs: 0, mtimeMs: 0 });
-    assert.deepEqual(fs.stat('/d'), { kind: 'directory', size: 0, atimeMs: 0, mtimeMs: 0 });
+    assert.deepEqual(fs.stat('/d/f'), { kind: 'file', size: 5, mode: 0o644, atimeMs: 0, mtimeMs: 0 });
+    assert.deepEqual(fs.stat('/d'), { kind: 'directory', size: 0, mode: 0o755, atimeMs: 0, mtimeMs: 0 });
     assert.equal(fs.stat('/d/f/x'), undefined);
     assert.equal(fs.stat('/nope'), undefined);
   });
@@ -215,8 +223,8 @@ describe('MemoryFs read helpers', () => {
   });
 
   test('list gives a directory its entries, names with kinds, sorted by name', () => {
-    assert.deepEqual(fs.list('/'), [{ name: 'a', kind: 'file' }, { name: 'd', kind: 'directory' }]);
-    assert.deepEqual(fs.list('/d'), [{ name: 'b', kind: 'directory' }, { name: 'f', kind: 'file' }]);
+    assert.deepEqual(fs.list('/'), [{ name: 'a', kind: 'file', mode: 0o644 }, { name: 'd', kind: 'directory', mode: 0o755 }]);
+    assert.deepEqual(fs.list('/d'), [{ name: 'b', kind: 'directory', mode: 0o755 }, { name: 'f', kind: 'file', mode: 0o644 }]);
     assert.equal(fs.list('/a'), undefined);
     assert.equal(fs.list('/nope'), undefined);
   });
@@ -279,6 +287,8 @@ const op: fc.Arbitrary<Op> = fc.oneof(
   { weight: 2, arbitrary: fc.record({ type: fc.constant('unlink' as const), path }) },
   { weight: 2, arbitrary: fc.record({ type: fc.constant('rmdir' as const), path, recursive }) },
   { weight: 1, arbitrary: fc.record({ type: fc.constant('setTimes' as const), path, atimeMs: time, mtimeMs: time }) },
+  { weight: 2, arbitrary: fc.record({ type: fc.constant('symlink' as const), path, target: fc.constantFrom('/a', 'b', '../c', 'x/y') }) },
+  { weight: 1, arbitrary: fc.record({ type: fc.constant('chmod' as const), path, mode: fc.nat(0o7777) }) },
 );
 
 /**
@@ -288,29 +298,35 @@ const op: fc.Arbitrary<Op> = fc.oneof(
 function accepts(model: MemoryFs, op: Op): boolean {
   const kind = (p: string) => model.stat(p)?.kind;
   const parentIsDirectory = (p: string) => kind(p.slice(0, p.lastIndexOf('/')) || '/') === 'directory';
+  const fileOrNothing = (p: string) => kind(p) === undefined || kind(p) === 'file';
   switch (op.type) {
     case 'write':
-      return parentIsDirectory(op.path) && kind(op.path) !== 'directory';
+      return parentIsDirectory(op.path) && fileOrNothing(op.path);
     case 'truncate':
-    case 'unlink':
       return kind(op.path) === 'file';
+    case 'unlink':
+      return kind(op.path) === 'file' || kind(op.path) === 'symlink';
     case 'create':
-      return parentIsDirectory(op.path) && kind(op.path) !== 'directory' && !(op.exclusive && kind(op.path));
+      return parentIsDirectory(op.path) && fileOrNothing(op.path) && !(op.exclusive && kind(op.path));
     case 'mkdir':
       return op.recursive
-        ? [...ancestors(op.path), op.path].every((p) => kind(p) !== 'file')
+        ? [...ancestors(op.path), op.path].every((p) => kind(p) === undefined || kind(p) === 'directory')
         : parentIsDirectory(op.path) && kind(op.path) === undefined;
     case 'rename': {
       const [source, target] = [kind(op.path), kind(op.target)];
       if (!source || !parentIsDirectory(op.target) || op.target.startsWith(`${op.path}/`)) return false;
       if (op.path === op.target) return true;
-      if (source === 'file') return target !== 'directory';
+      if (source !== 'directory') return target !== 'directory';
       return target === undefined || (target === 'directory' && model.list(op.target)?.length === 0);
     }
     case 'rmdir':
       return kind(op.path) === 'directory' && (op.recursive === true || model.list(op.path)?.length === 0);
     case 'setTimes':
       return kind(op.path) !== undefined;
+    case 'symlink':
+      return parentIsDirectory(op.path) && kind(op.path) === undefined;
+    case 'chmod':
+      return kind(op.path) === 'file' || kind(op.path) === 'directory';
   }
 }
 

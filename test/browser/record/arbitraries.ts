@@ -26,6 +26,8 @@ export const op: fc.Arbitrary<Op> = fc.oneof(
   fc.record({ type: fc.constant('unlink' as const), path }),
   fc.record({ type: fc.constant('rmdir' as const), path, recursive: fc.boolean() }),
   fc.record({ type: fc.constant('setTimes' as const), path, atimeMs: time, mtimeMs: time }),
+  fc.record({ type: fc.constant('symlink' as const), path, target: path }),
+  fc.record({ type: fc.constant('chmod' as const), path, mode: fc.oneof(fc.constantFrom(0, 0o644, 0o7777), fc.nat(0o7777)) }),
 );
 
 export const record: fc.Arbitrary<JournalRecord> = fc.record({ volume: u32, epoch: u32, lsn, opId: u53, op });

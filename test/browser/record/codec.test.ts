@@ -29,6 +29,8 @@ function fieldOf(run: () => unknown): unknown {
 }
 
 const unlink: JournalRecord = { volume: 1, epoch: 1, lsn: 1, opId: 1, op: { type: 'unlink', path: '/a' } };
+const chmod: JournalRecord = { ...unlink, op: { type: 'chmod', path: '/a', mode: 0o755 } };
+const symlink: JournalRecord = { ...unlink, op: { type: 'symlink', path: '/a', target: '../b' } };
 const write: JournalRecord = {
   volume: 2, epoch: 3, lsn: 4, opId: 5, op: { type: 'write', path: '/f', offset: 6, data: new Uint8Array([7, 8]), mtimeMs: 9 },
 };
@@ -181,7 +183,7 @@ describe('record codec', () => {
   describe('fields out of range, in frames with a valid checksum', () => {
     const cases: Array<[string, JournalRecord, Partial<RawFields>, string]> = [
       ['op 0', unlink, { op: 0 }, 'op'],
-      ['op 9', unlink, { op: 9 }, 'op'],
+      ['op 11', unlink, { op: 11 }, 'op'],
       ['op 255', unlink, { op: 255 }, 'op'],
       ['a flag the op does not take', write, { flags: 4 }, 'flags'],
       ['an unknown flag', unlink, { flags: 0x8000 }, 'flags'],
@@ -190,6 +192,9 @@ describe('record codec', () => {
       ['LSN of 2^53', unlink, { lsn: 2 ** 53 }, 'lsn'],
       ['offset of 2^53', write, { offset: 2 ** 53 }, 'offset'],
       ['an offset on an unlink', unlink, { offset: 1 }, 'offset'],
+      ['a chmod mode above 0o7777', chmod, { offset: 0o10000 }, 'offset'],
+      ['a symlink without a target', symlink, { target: new Uint8Array(0) }, 'target'],
+      ['a target on a chmod', chmod, { target: new Uint8Array([0x2f]) }, 'target'],
       ['op id of 2^53', unlink, { opId: 2 ** 53 }, 'opId'],
       ['an empty path', unlink, { path: new Uint8Array(0) }, 'path'],
       ['a path longer than 4096 bytes', unlink, { path: new Uint8Array(4097).fill(0x61) }, 'path'],
@@ -235,7 +240,10 @@ describe('record codec', () => {
       ['volume -1', { ...unlink, volume: -1 }, 'volume'],
       ['volume 2^32', { ...unlink, volume: 2 ** 32 }, 'volume'],
       ['epoch as a string', { ...unlink, epoch: '1' }, 'epoch'],
-      ['an unknown op', { ...unlink, op: { type: 'chmod', path: '/a' } }, 'op'],
+      ['an unknown op', { ...unlink, op: { type: 'link', path: '/a' } }, 'op'],
+      ['a mode above 0o7777', { ...unlink, op: { type: 'chmod', path: '/a', mode: 0o10000 } }, 'mode'],
+      ['a fractional mode', { ...unlink, op: { type: 'chmod', path: '/a', mode: 1.5 } }, 'mode'],
+      ['a symlink with an empty target', { ...unlink, op: { type: 'symlink', path: '/a', target: '' } }, 'target'],
       ['no op', { ...unlink, op: undefined }, 'op'],
       ['an empty path', { ...unlink, op: { type: 'unlink', path: '' } }, 'path'],
       ['a path of 4097 bytes', { ...unlink, op: { type: 'unlink', path: 'a'.repeat(4097) } }, 'path'],

@@ -18,7 +18,7 @@ export function reseal(frame: Uint8Array): Uint8Array {
   return frame;
 }
 
-const OPS = { write: 1, truncate: 2, create: 3, mkdir: 4, rename: 5, unlink: 6, rmdir: 7, setTimes: 8 } as const;
+const OPS = { write: 1, truncate: 2, create: 3, mkdir: 4, rename: 5, unlink: 6, rmdir: 7, setTimes: 8, symlink: 9, chmod: 10 } as const;
 
 export interface RawFields {
   op: number;
@@ -86,13 +86,13 @@ export function fieldsOf(record: JournalRecord): RawFields {
     volume: record.volume,
     lsn: record.lsn,
     epoch: record.epoch,
-    offset: op.type === 'write' ? op.offset : op.type === 'truncate' ? op.size : 0,
+    offset: op.type === 'write' ? op.offset : op.type === 'truncate' ? op.size : op.type === 'chmod' ? op.mode : 0,
     reserved: 0,
     opId: record.opId,
     atime: op.type === 'setTimes' ? op.atimeMs : 0,
     mtime: 'mtimeMs' in op ? (op.mtimeMs ?? 0) : 0,
     path: utf8(op.path),
-    target: op.type === 'rename' ? utf8(op.target) : new Uint8Array(0),
+    target: op.type === 'rename' || op.type === 'symlink' ? utf8(op.target) : new Uint8Array(0),
     payload: op.type === 'write' ? op.data : new Uint8Array(0),
   };
 }
