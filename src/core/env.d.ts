@@ -9,6 +9,7 @@ interface TextEncoderEncodeIntoResult {
 }
 
 declare class TextEncoder {
+  encode(input?: string): Uint8Array;
   encodeInto(source: string, destination: Uint8Array): TextEncoderEncodeIntoResult;
 }
 
