@@ -99,8 +99,6 @@ export class OwnedVolume {
   /** Assigned records not yet handed to the journal. */
   #group: Pending[] = [];
   #groupScheduled = false;
-  /** Groups waiting for the journal put in flight to end (see #journalGroups). */
-  #unjournaled: Pending[][] = [];
   #journalPuts = 0;
   #journalFailed?: Error;
   #waiting: Array<() => void> = [];
@@ -447,54 +445,26 @@ export class OwnedVolume {
       // A group ends with a change: a change's records are stored and mirrored all or none.
       let size = Math.min(this.#host.options.groupMaxRecords, this.#group.length);
       while (!this.#group[size - 1]!.last) size++;
-      const group = this.#group.splice(0, size);
-      if (this.#host.options.mirrorConcurrently) this.#sendToPartner(group);
-      this.#unjournaled.push(group);
+      void this.#commitGroup(this.#group.splice(0, size));
     }
-    if (this.#journalPuts === 0) void this.#journalGroups();
   }
 
-  /**
-   * Stores waiting groups in the journal, one put at a time: groups that arrive while a put is
-   * out go together in the next. Puts to one store run one at a time in IndexedDB anyway, and one
-   * put of many records costs little more than a put of one.
-   */
-  async #journalGroups(): Promise<void> {
+  async #commitGroup(group: Pending[]): Promise<void> {
+    const stored: StoredRecord[] = group.map((r) => ({ volume: this.volume, lsn: r.lsn, epoch: r.epoch, frame: r.frame }));
+    const concurrently = this.#host.options.mirrorConcurrently;
+    if (concurrently) this.#sendToPartner(group);
     this.#journalPuts++;
     try {
-      while (this.#unjournaled.length > 0 && !this.#journalFailed) {
-        const groups = this.#takeGroups();
-        const records = groups.flat();
-        try {
-          await this.#host.ports.journal.put(records.map((r) => ({ volume: this.volume, lsn: r.lsn, epoch: r.epoch, frame: r.frame })));
-        } catch (error) {
-          this.#journalFailed = error instanceof Error ? error : new Error(String(error));
-          this.#unjournaled = []; // the repair takes every record not journaled
-          break;
-        }
-        for (const record of records) record.journaled = true;
-        if (!this.#host.options.mirrorConcurrently) for (const group of groups) this.#sendToPartner(group);
-        this.#ackReady();
-      }
+      await this.#host.ports.journal.put(stored);
+      for (const record of group) record.journaled = true;
+      if (!concurrently) this.#sendToPartner(group);
+    } catch (error) {
+      this.#journalFailed ??= error instanceof Error ? error : new Error(String(error));
     } finally {
       this.#journalPuts--;
     }
     if (this.#journalFailed) void this.#repairAfterJournalFailure();
-  }
-
-  /** The waiting groups for one journal put: up to a flush batch's worth (and at least one group). */
-  #takeGroups(): Pending[][] {
-    const { batchMaxOps, batchMaxBytes } = this.#host.options;
-    let records = 0;
-    let bytes = 0;
-    let count = 0;
-    for (const group of this.#unjournaled) {
-      if (count > 0 && (records + group.length > batchMaxOps || bytes >= batchMaxBytes)) break;
-      records += group.length;
-      for (const record of group) bytes += record.frame.length;
-      count++;
-    }
-    return this.#unjournaled.splice(0, count);
+    else this.#ackReady();
   }
 
   #sendToPartner(group: readonly Pending[]): void {
@@ -702,7 +672,7 @@ export class OwnedVolume {
 
   /** A drain is done when no acked record waits for the medium and no journal write is out. */
   #checkDrained(): void {
-    if (this.#onDrained.length === 0 || this.#journalPuts > 0 || this.#group.length > 0 || this.#unjournaled.length > 0) return;
+    if (this.#onDrained.length === 0 || this.#journalPuts > 0 || this.#group.length > 0) return;
     if (this.#ackedCount > 0) return;
     for (const drained of this.#onDrained.splice(0)) drained();
   }
