@@ -475,12 +475,13 @@ interface EntryMeta {
 
 /** The per-path records of a volume: they follow renames and go with removals. */
 interface PathRecords {
-  readonly times: Record<string, Times>;
-  readonly meta: Record<string, EntryMeta>;
+  readonly times: Readonly<Record<string, Times>>;
+  readonly meta: Readonly<Record<string, EntryMeta>>;
 }
 
+/** The state's records as they are: a Batch works on copies of its own. */
 function pathRecordsOf(state: StoredState): PathRecords {
-  return { times: { ...state.times }, meta: { ...state.meta } };
+  return { times: state.times, meta: state.meta ?? {} };
 }
 
 /** A directory rename under way: its target was cleared and its entries are being moved. */

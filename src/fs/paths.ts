@@ -25,8 +25,7 @@ export function normalize(path: unknown, syscall: string): string {
       names.pop();
       continue;
     }
-    if (name.includes('\\')) refuse('a name may not contain "\\" (OPFS cannot hold it)');
-    if (utf8.encode(name).length > MAX_NAME_BYTES) refuse(`a name may be at most ${MAX_NAME_BYTES} bytes of UTF-8`);
+    checkName(name, refuse);
     names.push(name);
   }
   const normal = `/${names.join('/')}`;
@@ -47,10 +46,13 @@ export function checkLinkTarget(target: unknown, path: string): asserts target i
   if (target.includes('\0')) refuse('a target may not contain NUL bytes');
   if (!target.isWellFormed()) refuse('a target must be well-formed UTF-16');
   if (utf8.encode(target).length > MAX_PATH_BYTES) refuse(`a target may be at most ${MAX_PATH_BYTES} bytes of UTF-8`);
-  for (const name of target.split('/')) {
-    if (name.includes('\\')) refuse('a name may not contain "\\" (OPFS cannot hold it)');
-    if (utf8.encode(name).length > MAX_NAME_BYTES) refuse(`a name may be at most ${MAX_NAME_BYTES} bytes of UTF-8`);
-  }
+  for (const name of target.split('/')) checkName(name, refuse);
+}
+
+/** The rules for one name, in a path or a link target: what OPFS can hold. */
+function checkName(name: string, refuse: (rule: string) => never): void {
+  if (name.includes('\\')) refuse('a name may not contain "\\" (OPFS cannot hold it)');
+  if (utf8.encode(name).length > MAX_NAME_BYTES) refuse(`a name may be at most ${MAX_NAME_BYTES} bytes of UTF-8`);
 }
 
 /** Where a path lives: its volume, and its path within the volume. */
