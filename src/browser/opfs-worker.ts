@@ -154,7 +154,7 @@ export class MediumWorker {
         // Read before the claim is written: a claim that fails leaves the epoch as it was.
         const recent = await ring.read(state.applied, slots.state.opIds ?? []);
         const next: StoredState = { ...slots.state, epoch, epochs: [...state.epochs, { epoch, base }] };
-        await slots.write(next);
+        await slots.write(next, 0); // no spare: in place, even while the origin is out of space
         return transfer({ ...publicState(next), recent }, [recent.buffer]);
       }),
     );
@@ -518,11 +518,17 @@ const SLOT_MAGIC = 0x5353_4654; // "TFSS"
 const SLOT_VERSION = 1;
 const SLOT_HEADER = 24;
 /**
- * A slot file's size is a whole number of these: a state rewritten within it needs no new quota,
- * so that a claim (the fence) still succeeds while the origin is out of space. An owner whose
+ * Both slot files have one size, a whole number of these, and never shrink: a state rewritten
+ * within it needs no new quota (OPFS charges a write only for the bytes it adds to a file), so
+ * that a claim (the fence) still succeeds while the origin is out of space. An owner whose
  * journal fails for quota raises its epoch that way before it reports the failure.
  */
 const SLOT_BLOCK = 64 * 1024;
+/**
+ * Room a write other than a claim leaves free in the slots, growing them when it would not: a
+ * claim adds some 30 bytes (its epoch's start), so ~130 claims in a row fit without new quota.
+ */
+const SLOT_SPARE = 4 * 1024;
 const SLOT_NAMES = ['a', 'b'] as const;
 type SlotName = (typeof SLOT_NAMES)[number];
 
@@ -548,6 +554,8 @@ class StateSlots {
   readonly #prefix: string;
   readonly #open: (file: FileSystemFileHandle) => Promise<FileAccess>;
   #newest: Slot = NO_SLOT;
+  /** The slot files' sizes (0: missing), as last read or written. */
+  #sizes: Record<SlotName, number> = { a: 0, b: 0 };
   /** Both slots, open (see HOLD_MS): nobody else can write them meanwhile. */
   #held: Record<SlotName, FileAccess> | undefined;
   /** #newest is what the held slots hold: it was read or written while they were open. */
@@ -593,8 +601,10 @@ class StateSlots {
   async read(): Promise<StoredState> {
     if (this.#held && this.#current) return this.#newest.state;
     for (let attempt = 1; ; attempt += 1) {
-      const found = await Promise.all(SLOT_NAMES.map((slot) => this.#readSlot(slot)));
+      const read = await Promise.all(SLOT_NAMES.map((slot) => this.#readSlot(slot)));
+      const found = read.map(({ slot }) => slot);
       const valid = found.filter((slot) => typeof slot === 'object');
+      this.#sizes = { a: read[0]!.size, b: read[1]!.size };
       // One damaged slot beside a missing one is a first write that never completed: no state yet.
       if (valid.length > 0 || !found.every((slot) => slot === 'damaged')) {
         this.#newest = valid.reduce<Slot>((a, b) => (b.sequence > a.sequence ? b : a), NO_SLOT);
@@ -609,39 +619,63 @@ class StateSlots {
     }
   }
 
-  async write(state: StoredState): Promise<void> {
+  /**
+   * Writes the state to the older slot. `spare`: the room to leave free (SLOT_SPARE), growing both
+   * slots when there is less; a claim passes 0, and so needs new quota only when it does not fit.
+   */
+  async write(state: StoredState, spare = SLOT_SPARE): Promise<void> {
     const slot: SlotName = this.#newest.slot === 'a' ? 'b' : 'a';
     const sequence = this.#newest.sequence + 1;
     const bytes = encodeSlot(await loadCrc32c(), sequence, state);
+    const size = Math.max(this.#sizes.a, this.#sizes.b, Math.ceil((bytes.length + spare) / SLOT_BLOCK) * SLOT_BLOCK);
+    // The other slot (the newest state's, if there is one) grows first, with zeros after its
+    // state (the header's body length tells the state from what follows): if that fails for
+    // quota, nothing has changed.
+    const other: SlotName = slot === 'a' ? 'b' : 'a';
+    if (this.#sizes[other] < size) await this.#grow(other, size);
     const held = this.#held?.[slot];
     const file = held ?? (await this.#openSlot(slot));
     try {
       await file.write(bytes, 0);
-      // Whole blocks: the size stays as it was unless the state outgrew it (the header's body
-      // length tells the state from what follows it).
-      await file.truncate(Math.ceil(bytes.length / SLOT_BLOCK) * SLOT_BLOCK);
+      await file.truncate(size);
     } catch (error) {
       if (!held) await file.abandon(); // a held one is closed with the rest after the failure
       throw error;
     }
     await (held ? held.flush!() : file.commit());
     this.#newest = { slot, sequence, state };
+    this.#sizes[slot] = size;
+  }
+
+  async #grow(slot: SlotName, size: number): Promise<void> {
+    const held = this.#held?.[slot];
+    const file = held ?? (await this.#openSlot(slot));
+    try {
+      await file.truncate(size);
+    } catch (error) {
+      if (!held) await file.abandon();
+      throw error;
+    }
+    await (held ? held.flush!() : file.commit());
+    this.#sizes[slot] = size;
   }
 
   #fileName(slot: SlotName): string {
     return `${this.#prefix}.state.${slot}`;
   }
 
-  async #readSlot(slot: SlotName): Promise<Slot | 'missing' | 'damaged'> {
+  /** The slot's content, and the size of its file. */
+  async #readSlot(slot: SlotName): Promise<{ slot: Slot | 'missing' | 'damaged'; size: number }> {
     const handle = await childFile(this.#dir, this.#fileName(slot));
-    if (!handle) return 'missing';
+    if (!handle) return { slot: 'missing', size: 0 };
     try {
       const bytes = new Uint8Array(await (await handle.getFile()).arrayBuffer());
-      if (bytes.length === 0) return 'missing'; // made by hold(), never written: slots are never truncated to 0
+      // Never written: empty (made by hold()) or zeros (grown beside the first state written).
+      if (bytes.subarray(0, SLOT_HEADER).every((byte) => byte === 0)) return { slot: 'missing', size: bytes.length };
       const decoded = decodeSlot(await loadCrc32c(), bytes);
-      return decoded ? { slot, ...decoded } : 'damaged';
+      return { slot: decoded ? { slot, ...decoded } : 'damaged', size: bytes.length };
     } catch (error) {
-      if (nameOf(error) === 'NotReadableError') return 'damaged'; // written while we read it
+      if (nameOf(error) === 'NotReadableError') return { slot: 'damaged', size: 0 }; // written while we read it
       throw error;
     }
   }
