@@ -27,6 +27,13 @@ export type Message =
   | { t: 'mirrorFailed'; volume: number; session: number }
   /** Owner → partner: flushed through `upTo`; delete those records from the mirror. */
   | { t: 'trim'; volume: number; upTo: number }
+  /**
+   * Fenced owner → its partner: I no longer own `volume`, stop mirroring it for me. Without it, a
+   * node that paired with an owner in the moment before it learnt it was fenced would watch over
+   * it still, and take the volume from its new owner (or a node taking it over) when the fenced
+   * one falls silent later.
+   */
+  | { t: 'unpair'; volume: number; session: number }
   /** Owner → all: my I/O is broken; I released the volume, take it over. */
   | { t: 'giveUp'; volume: number; epoch: number }
   /** Owner → one peer: I drained and released the volume (a planned hand-over); take it. */

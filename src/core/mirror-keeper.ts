@@ -170,6 +170,13 @@ export class MirrorKeeper {
     }
   }
 
+  /** The owner was fenced: it owns the volume no more, so we watch over it for that volume no more. */
+  onUnpair(from: NodeId, message: Extract<Message, { t: 'unpair' }>): void {
+    if (!this.#current(from, message.volume, message.session)) return;
+    this.#volumes.delete(message.volume);
+    this.#openBatches.delete(message.volume);
+  }
+
   onTrim(from: NodeId, message: Extract<Message, { t: 'trim' }>): void {
     const { volume, upTo } = message;
     if (this.#volumes.get(volume)?.owner !== from) return;

@@ -371,6 +371,8 @@ export class Node {
         return this.#keeper.onMirror(from, message);
       case 'trim':
         return this.#keeper.onTrim(from, message);
+      case 'unpair':
+        return this.#keeper.onUnpair(from, message);
       case 'mirrored':
         return this.#owned.get(message.volume)?.onMirrored(from, message.session, message.upTo);
       case 'mirrorFailed':

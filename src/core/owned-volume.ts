@@ -777,6 +777,8 @@ export class OwnedVolume {
   fence(): void {
     if (ENDED.has(this.#state)) return;
     this.#state = 'fenced';
+    const partner = this.#partner;
+    if (partner) this.#host.send(partner.node, { t: 'unpair', volume: this.volume, session: partner.session });
     this.#end('EFENCED', 'fenced');
   }
 
