@@ -5,23 +5,29 @@ import { PortLink } from './port-link.js';
 import { WebRtcLink } from './webrtc-link.js';
 
 /**
- * How a node reaches the other nodes of its cluster: 'webrtc', a data channel to each peer (the
- * default), or 'hub', through a SharedWorker that relays between the origin's tabs and workers:
- * faster (docs/browser.md), and not yet the default for the reason given there. Every node of a
- * cluster must use the same.
+ * How a node reaches the other nodes of its cluster: 'hub', through a SharedWorker that relays
+ * between the origin's tabs and workers, or 'webrtc', a data channel to each peer. Every node of
+ * a cluster must use the same.
  */
 export type LinkKind = 'hub' | 'webrtc';
 
-export const DEFAULT_LINK: LinkKind = 'webrtc';
+/**
+ * The link unless told otherwise: the hub, which mirrors a write burst about 1.5x as fast
+ * (docs/browser.md), wherever the page can start a SharedWorker; WebRTC where it cannot. Every
+ * page of one browser gets the same answer, so a cluster's tabs agree.
+ */
+export function defaultLink(): LinkKind {
+  return typeof SharedWorker === 'function' ? 'hub' : 'webrtc';
+}
 
 /** A fresh port to `cluster`'s hub, started on first use by whichever tab or worker asks first. */
 export function hubPort(cluster: string): MessagePort {
   return startHub(cluster).port;
 }
 
-/** Opens this tab's link of the kind asked for (WebRTC unless told otherwise). */
+/** Opens this tab's link of the kind asked for (defaultLink() unless told). */
 export async function openTabLink(options: { cluster: string; self: NodeId; secret?: string; kind?: LinkKind }): Promise<PortLink | WebRtcLink> {
-  const { cluster, self, secret, kind = DEFAULT_LINK } = options;
+  const { cluster, self, secret, kind = defaultLink() } = options;
   if (kind === 'webrtc') return WebRtcLink.open({ cluster, self, secret });
   let port: MessagePort;
   try {

@@ -20,7 +20,7 @@ export interface BrowserNodeOptions extends Partial<Omit<NodeOptions, 'volumes'>
   readonly secret?: string;
   /** IndexedDB durability of journal and mirror writes ('relaxed' unless you need 'strict'). */
   readonly durability?: Durability;
-  /** How the node reaches its peers: 'webrtc' (default) or 'hub'. Every node of a cluster must use the same. */
+  /** How the node reaches its peers: 'hub' or 'webrtc' (defaultLink() unless told). Every node of a cluster must use the same. */
   readonly link?: LinkKind;
 }
 

@@ -18,14 +18,14 @@
 // it is trusted, as a tab's node trusts its own page.
 import type { NodeId } from '../core/ports.js';
 import { LinkError } from '../errors.js';
-import { DEFAULT_LINK, hubPort, type LinkKind } from './hub.js';
+import { defaultLink, hubPort, type LinkKind } from './hub.js';
 import { WebRtcLink, type FlowOptions } from './webrtc-link.js';
 import { BRIDGE_MARK, isBridgeRequest, isToHost, type BridgeAnswer, type FromHost, type ToHost } from './worker-node.js';
 
 export interface WorkerHostOptions {
   /** When given, the worker's links may join this cluster only (others are refused). */
   readonly cluster?: string;
-  /** How the worker's nodes reach their peers: as the page's nodes do ('webrtc' unless told otherwise). */
+  /** How the worker's nodes reach their peers: as the page's nodes do (defaultLink() unless told). */
   readonly link?: LinkKind;
   /** Flow-control tuning of the WebRTC links (DEFAULT_FLOW otherwise). */
   readonly flow?: Partial<FlowOptions>;
@@ -56,7 +56,7 @@ export class WorkerBridge {
       if (this.#closed || answered.has(data.request)) return; // a repeat sent before our answer arrived
       answered.add(data.request);
       // A request for another cluster than ours gets a bridge, which refuses it with the reason.
-      const hub = data.hub && (this.#options.link ?? DEFAULT_LINK) === 'hub' && (this.#options.cluster ?? data.cluster) === data.cluster;
+      const hub = data.hub && (this.#options.link ?? defaultLink()) === 'hub' && (this.#options.cluster ?? data.cluster) === data.cluster;
       const port = hub ? hubPort(data.cluster) : this.connect();
       const answer: BridgeAnswer = { [BRIDGE_MARK]: 'port', request: data.request, kind: hub ? 'hub' : 'bridge', port };
       worker.postMessage(answer, [port]);

@@ -21,9 +21,9 @@ export interface FSOptions {
   /** Hold acks while no other tab mirrors (true), or ack from this tab's journal alone (default). */
   readonly requireMirror?: boolean;
   /**
-   * How tabs reach each other: 'webrtc' (default), a data channel per pair, or 'hub', a
-   * SharedWorker that relays between them (faster; see docs/browser.md). Every tab of a cluster
-   * must use the same.
+   * How tabs reach each other: 'hub' (the default where SharedWorker exists), a SharedWorker that
+   * relays between them, or 'webrtc' (the default elsewhere), a data channel per pair; the hub
+   * mirrors faster (docs/browser.md). Every tab of a cluster must use the same.
    */
   readonly link?: LinkKind;
   /** lightning-fs options (wipe, url, db, ...) are accepted and ignored: see docs/api.md. */
