@@ -1,6 +1,7 @@
 // End to end, in real Chromium tabs: a node in a dedicated worker is a full member of the cluster.
-// Tab A's node runs in a worker (worker-tab.ts hosts it, its WebRTC side bridged by the page), tab
-// B's in the main thread (tab.ts). Whichever owns volume 0, the other mirrors it; a write from tab
+// Tab A's node runs in a worker (worker-tab.ts hosts it: the page hands it a port to the cluster's
+// hub, or bridges its WebRTC side), tab B's in the main thread (tab.ts). Every test runs over both
+// links. Whichever owns volume 0, the other mirrors it; a write from tab
 // B is acked only when the owner's journal and the other tab's mirror hold it; then the owner dies
 // — its tab crashes, or (the page living on) its worker is terminated — and the other node takes
 // over with the write in the medium, and takes new ones.
@@ -15,6 +16,7 @@ import { chromium, type BrowserContext } from 'playwright-core';
 import { CHROMIUM_ARGS, chromiumPath } from '../../scripts/chromium.mjs';
 // @ts-expect-error: plain .mjs build scripts without types
 import { bundle, root, serve } from '../../scripts/site.mjs';
+import type { LinkKind } from '../../src/browser/hub.js';
 import { owned, Tab, until } from './browser.js';
 
 /** The two kinds of tab, bundled into a directory of this file's own (other e2e files build theirs). */
@@ -50,9 +52,9 @@ class Site {
   }
 
   /** A tab whose node runs in its main thread ('main') or in a dedicated worker it hosts ('worker'). */
-  async open(kind: 'main' | 'worker'): Promise<Tab> {
+  async open(kind: 'main' | 'worker', link: LinkKind): Promise<Tab> {
     const page = await this.#context.newPage();
-    await page.goto(this.#url + (kind === 'worker' ? 'worker.html' : ''));
+    await page.goto(this.#url + (kind === 'worker' ? `worker.html?link=${link}` : ''));
     await page.waitForFunction(() => (globalThis as any).tandemTab !== undefined);
     return new Tab(page);
   }
@@ -105,11 +107,11 @@ let clusters = 0;
  * owning volume 0 and the other's mirroring it. The first node starts alone, so it adopts the
  * volume; the second then becomes its partner.
  */
-async function cluster(first: 'worker' | 'tab') {
+async function cluster(first: 'worker' | 'tab', link: LinkKind) {
   const name = `e2e-workers-${process.pid}-${clusters++}`;
-  const a = await site.open('worker');
-  const b = await site.open('main');
-  const start = (tab: Tab) => tab.call<string>('start', { cluster: name, volumes: [VOLUME], secret: 'e2e secret', node: NODE });
+  const a = await site.open('worker', link);
+  const b = await site.open('main', link);
+  const start = (tab: Tab) => tab.call<string>('start', { cluster: name, volumes: [VOLUME], secret: 'e2e secret', node: { ...NODE, link } });
   const [owner, partner] = first === 'worker' ? [a, b] : [b, a];
   const ownerId = await start(owner);
   await until(() => owned(owner, VOLUME), SETTLE_MS);
@@ -143,33 +145,37 @@ async function closeAll(...tabs: Tab[]): Promise<void> {
   for (const tab of tabs) if (!tab.page.isClosed()) await tab.page.close().catch(() => {});
 }
 
-describe('a node in a dedicated worker, end to end', { concurrency: false, timeout: 300_000 }, () => {
-  test('the worker node owns the volume: a write from the tab is acked through it and mirrored in the tab; its tab crashes, and the tab node takes over with the write', async () => {
-    const { a, b, ownerId, partnerId } = await cluster('worker');
-    const lsn = await ackedWrite(b, a, ownerId, partnerId);
-    await a.crash();
-    await tookOver(b, lsn);
-    await closeAll(a, b);
-  });
+for (const link of ['hub', 'webrtc'] as const) {
+  describe(`a node in a dedicated worker, end to end, linked ${link === 'hub' ? 'through the hub' : 'over WebRTC bridged by its page'}`, { concurrency: false, timeout: 300_000 }, () => {
+    test('the worker node owns the volume: a write from the tab is acked through it and mirrored in the tab; its tab crashes, and the tab node takes over with the write', async () => {
+      const { a, b, ownerId, partnerId } = await cluster('worker', link);
+      const lsn = await ackedWrite(b, a, ownerId, partnerId);
+      await a.crash();
+      await tookOver(b, lsn);
+      await closeAll(a, b);
+    });
 
-  test('the worker node mirrors the volume: a write in the tab is acked once the worker holds it; the tab crashes, and the worker node takes over with the write', async () => {
-    const { a, b, ownerId, partnerId } = await cluster('tab');
-    const lsn = await ackedWrite(b, b, ownerId, partnerId);
-    assert.deepEqual(await records(a, 'mirror', partnerId), [[VOLUME, lsn]], "the worker node's own mirror, read in the worker");
-    await b.crash();
-    await tookOver(a, lsn);
-    await closeAll(a, b);
-  });
+    test('the worker node mirrors the volume: a write in the tab is acked once the worker holds it; the tab crashes, and the worker node takes over with the write', async () => {
+      const { a, b, ownerId, partnerId } = await cluster('tab', link);
+      const lsn = await ackedWrite(b, b, ownerId, partnerId);
+      assert.deepEqual(await records(a, 'mirror', partnerId), [[VOLUME, lsn]], "the worker node's own mirror, read in the worker");
+      await b.crash();
+      await tookOver(a, lsn);
+      await closeAll(a, b);
+    });
 
-  test('the worker node owns the volume and its worker is terminated while the page lives: the tab node takes over with the write', async () => {
-    const { a, b, ownerId, partnerId } = await cluster('worker');
-    const lsn = await ackedWrite(b, a, ownerId, partnerId);
-    assert.equal(await a.call<number>('bridged'), 1, "the page runs the worker node's WebRTC link");
-    await a.call('terminate');
-    // The page saw the worker's lock go and closed the link it ran for it (peers heard bye).
-    await until(async () => (await a.call<number>('bridged')) === 0, SETTLE_MS);
-    await tookOver(b, lsn);
-    assert.equal(a.page.isClosed(), false);
-    await closeAll(a, b);
+    test('the worker node owns the volume and its worker is terminated while the page lives: the tab node takes over with the write', async () => {
+      const { a, b, ownerId, partnerId } = await cluster('worker', link);
+      const lsn = await ackedWrite(b, a, ownerId, partnerId);
+      // Over WebRTC the page runs the worker node's link; through the hub it runs none.
+      const bridged = link === 'webrtc' ? 1 : 0;
+      assert.equal(await a.call<number>('bridged'), bridged, `the page runs ${bridged} WebRTC link(s) for the worker node`);
+      await a.call('terminate');
+      // The worker's lock went: the page closed any link it ran for it, and the peers heard it left.
+      await until(async () => (await a.call<number>('bridged')) === 0, SETTLE_MS);
+      await tookOver(b, lsn);
+      assert.equal(a.page.isClosed(), false);
+      await closeAll(a, b);
+    });
   });
-});
+}
