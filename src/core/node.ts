@@ -14,7 +14,10 @@ import { adopt, isHistory, type Adopted } from './takeover.js';
 
 export type NodeEvent =
   | { type: 'takeover-started'; volume: number; from?: NodeId; how: 'steal' | 'free' }
-  /** After each batch a takeover replays: `replayed` of `total` ops are in the medium. */
+  /**
+   * After each batch a takeover replays: `replayed` of `total` ops are in the medium. `total`
+   * counts the ops known so far: this node's own first, then (it may grow) the other nodes'.
+   */
   | { type: 'replay-progress'; volume: number; replayed: number; total: number }
   | { type: 'takeover-finished'; volume: number; epoch: number; replayed: number }
   /** Every sweep, for each owned volume with records waiting for the medium (and once more when none are left). */

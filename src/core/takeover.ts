@@ -6,7 +6,7 @@
 //   2. keep the volume's history: the records whose epoch was current at their LSN, contiguous
 //      from applied + 1, each from a copy whose CRC32C verifies;
 //   3. claim a new epoch in the medium (fencing every older owner), then replay the history in
-//      LSN order, in batches;
+//      LSN order, in batches (what this node holds goes first, under an early claim: see adopt);
 //   4. only then serve new ops, from LSN base + 1.
 import { NodeError } from '../errors.js';
 import type { JournalRecord } from '../record/types.js';
@@ -44,24 +44,6 @@ async function collect(stores: readonly RecordStore[], volume: number, from: num
       else copies.set(record.lsn, [record]);
     }
   }
-}
-
-/**
- * The volume's history above the applied position. Another node's stores are read only from the
- * first LSN ours hold no intact copy of: below it they could only repeat what we have (one
- * record per LSN is history). Reading the dead owner's journal whole doubled a takeover's reads.
- * The exception is a medium never claimed (epoch 0, as after OPFS was cleared): the records'
- * own epochs are then all there is to raise the next epoch above, so every copy is read.
- */
-async function readHistory(ports: Ports, state: VolumeState, volume: number, verify: Verify): Promise<{ ops: LsnOp[]; maxEpoch: number }> {
-  const copies: Copies = new Map();
-  const first = state.applied + 1;
-  await collect([ports.stores.mirror(ports.self), ports.stores.journal(ports.self)], volume, first, copies);
-  const ours = historyFrom(state, copies, first, verify);
-  const others = (await ports.stores.nodes()).filter((node) => node !== ports.self).sort();
-  const stores = others.flatMap((node) => [ports.stores.mirror(node), ports.stores.journal(node)]);
-  await collect(stores, volume, state.epoch === 0 ? first : ours.next, copies);
-  return selectHistory(state, copies, volume, verify, ours.ops);
 }
 
 /**
@@ -125,49 +107,83 @@ function historyFrom(state: VolumeState, copies: Copies, from: number, verify: V
   }
 }
 
-/** A claimed volume and the history it must replay. */
-export interface Claimed {
-  readonly epoch: number;
-  readonly base: number;
-  readonly ops: LsnOp[];
-  /** The ops the medium applied before the claim (ClaimedState.recent). */
-  readonly recent: OpIds;
-}
+/**
+ * The base of an early claim: it fences every older owner and makes no record stale, as the
+ * history's end is not known yet. No record of that epoch is ever written (its node serves only
+ * at the next epoch), so nothing needs it to end anywhere.
+ */
+const OPEN_BASE = Number.MAX_SAFE_INTEGER;
 
 function checkLock(lock: HeldLock, volume: number, doing: string): void {
   if (lock.lost) throw new NodeError('EFENCED', `volume ${volume}: lost the lock while ${doing}`, { volume });
 }
 
-/** Steps 1–3 up to the claim, holding the volume's lock. */
-export async function claim(ports: Ports, volume: number, lock: HeldLock, verify: Verify): Promise<Claimed> {
-  const state = await ports.medium.state(volume);
-  const { ops, maxEpoch } = await readHistory(ports, state, volume, verify);
-  const epoch = maxEpoch + 1;
-  const base = Math.max(state.applied, ops.at(-1)?.lsn ?? 0);
-  checkLock(lock, volume, 'adopting');
-  const { recent } = await ports.medium.claim(volume, epoch, base);
-  return { epoch, base, ops, recent };
-}
-
 /** How far a replay got: ops replayed of the total, after each batch. */
 export type ReplayProgress = (replayed: number, total: number) => void;
 
-/** Step 3's replay: the history into the medium, in LSN order and in batches. */
-export async function replay(ports: Ports, options: NodeOptions, volume: number, lock: HeldLock, claimed: Claimed, progress?: ReplayProgress): Promise<Adopted> {
+/** Claims `epoch` from `base` on; resolves to the ops the medium applied lately (ClaimedState.recent). */
+async function claimEpoch(ports: Ports, volume: number, lock: HeldLock, epoch: number, base: number): Promise<OpIds> {
+  checkLock(lock, volume, 'adopting');
+  return (await ports.medium.claim(volume, epoch, base)).recent;
+}
+
+/** Applies `ops` at `epoch`, in LSN order and in batches; `done` ops of `total` went before. */
+async function replay(ports: Ports, options: NodeOptions, volume: number, lock: HeldLock, epoch: number, ops: readonly LsnOp[], done: number, total: number, progress?: ReplayProgress): Promise<void> {
   const limits = { maxOps: options.batchMaxOps, maxBytes: options.batchMaxBytes };
-  const { ops } = claimed;
   for (let at = 0; at < ops.length; ) {
     checkLock(lock, volume, 'replaying');
     const batch = nextBatch(ops, limits, at);
-    await ports.medium.apply(volume, claimed.epoch, batch);
+    await ports.medium.apply(volume, epoch, batch);
     at += batch.length;
-    progress?.(at, ops.length);
+    progress?.(done + at, Math.max(total, done + ops.length));
   }
-  const known = [...claimed.recent, ...ops.map((op) => [op.opId, op.lsn] as const)];
-  return { epoch: claimed.epoch, base: claimed.base, known, replayed: ops.length };
 }
 
-/** Steps 1–3: claim, then replay everything; the caller serves only after this resolves. */
+function maxEpochOf(state: VolumeState, copies: Copies): number {
+  let maxEpoch = state.epoch;
+  for (const list of copies.values()) for (const copy of list) maxEpoch = Math.max(maxEpoch, copy.epoch);
+  return maxEpoch;
+}
+
+/**
+ * Steps 1-4: gather, choose, claim and replay; the caller serves (at the returned epoch, from its
+ * base + 1) only after this resolves.
+ *
+ * Another node's stores are read only from the first LSN ours hold no intact copy of: below it they
+ * could only repeat what we have (one record per LSN is history). Reading the dead owner's journal
+ * whole doubled a takeover's reads. The exception is a medium never claimed (epoch 0, as after
+ * OPFS was cleared): the records' own epochs are then all there is to raise the next epoch above,
+ * so every copy is read.
+ *
+ * What this node holds is replayed before the other stores are read, under an early claim with
+ * an open base: a store of another node can be slow for long (its node's I/O is failing), and
+ * meanwhile the acked writes in our mirror would have no copy but ours and that store. Should this
+ * node die before it finishes, the open base has made no record stale: the next takeover reads
+ * every copy as before.
+ */
 export async function adopt(ports: Ports, options: NodeOptions, volume: number, lock: HeldLock, verify: Verify, progress?: ReplayProgress): Promise<Adopted> {
-  return replay(ports, options, volume, lock, await claim(ports, volume, lock, verify), progress);
+  const state = await ports.medium.state(volume);
+  const copies: Copies = new Map();
+  const first = state.applied + 1;
+  await collect([ports.stores.mirror(ports.self), ports.stores.journal(ports.self)], volume, first, copies);
+  const ours = historyFrom(state, copies, first, verify);
+  let early: { epoch: number; replayed: number } | undefined;
+  if (state.epoch > 0 && ours.ops.length > 0) {
+    const epoch = maxEpochOf(state, copies) + 1;
+    await claimEpoch(ports, volume, lock, epoch, OPEN_BASE);
+    await replay(ports, options, volume, lock, epoch, ours.ops, 0, ours.ops.length, progress);
+    early = { epoch, replayed: ours.ops.length };
+  }
+  const others = (await ports.stores.nodes()).filter((node) => node !== ports.self).sort();
+  const stores = others.flatMap((node) => [ports.stores.mirror(node), ports.stores.journal(node)]);
+  await collect(stores, volume, state.epoch === 0 ? first : ours.next, copies);
+  const { ops, maxEpoch } = selectHistory(state, copies, volume, verify, ours.ops);
+  const epoch = Math.max(maxEpoch, early?.epoch ?? 0) + 1;
+  const base = Math.max(state.applied, ops.at(-1)?.lsn ?? 0);
+  const recent = await claimEpoch(ports, volume, lock, epoch, base);
+  const done = early?.replayed ?? 0;
+  await replay(ports, options, volume, lock, epoch, ops.slice(done), done, ops.length, progress);
+  // The early replay's ops may be in `recent` too: the same op id at the same LSN, remembered once.
+  const known = [...recent, ...ops.map((op) => [op.opId, op.lsn] as const)];
+  return { epoch, base, known, replayed: ops.length };
 }

@@ -67,16 +67,13 @@ export const BROKEN_VARIANTS: Record<string, BrokenVariant> = {
   },
   'accepts new ops before replay completes': {
     mutations: [
+      // No early replay, and the (whole) replay left running while the node serves.
+      { file: 'takeover.ts', find: 'if (state.epoch > 0 && ours.ops.length > 0) {', replace: 'if (false) {' },
       {
-        file: 'node.ts',
-        find: `    const adopted = await adopt(this.#ports, this.options, volume, lock, decodeRecord, progress);
-    return this.#serve(volume, adopted, lock);`,
-        replace: `    const claimed = await claim(this.#ports, volume, lock, decodeRecord);
-    const owned = this.#serve(volume, { epoch: claimed.epoch, base: claimed.base, known: claimed.recent, replayed: 0 }, lock);
-    void replay(this.#ports, this.options, volume, lock, claimed).catch(() => {});
-    return owned;`,
+        file: 'takeover.ts',
+        find: 'await replay(ports, options, volume, lock, epoch, ops.slice(done), done, ops.length, progress);',
+        replace: 'void replay(ports, options, volume, lock, epoch, ops.slice(done), done, ops.length, progress).catch(() => {});',
       },
-      { file: 'node.ts', find: 'import { adopt, isHistory, type Adopted }', replace: 'import { claim, replay, isHistory, type Adopted }' },
     ],
     breaks: /^invariant 2:/,
   },
@@ -151,12 +148,12 @@ export const BROKEN_VARIANTS: Record<string, BrokenVariant> = {
     breaks: /^ack:/,
   },
   'replayed op ids are not remembered, so a retried op is applied again': {
-    mutations: [{ file: 'takeover.ts', find: 'const known = [...claimed.recent, ...ops.map((op) => [op.opId, op.lsn] as const)];', replace: 'const known = [...claimed.recent];' }],
+    mutations: [{ file: 'takeover.ts', find: 'const known = [...recent, ...ops.map((op) => [op.opId, op.lsn] as const)];', replace: 'const known = [...recent];' }],
     breaks: /^exactly-once:/,
   },
   // The bug the sweep once missed: a volume that moved on after its takeover forgot the op ids.
   'op ids an earlier owner applied are not remembered, so a retry after a move is applied again': {
-    mutations: [{ file: 'takeover.ts', find: 'const known = [...claimed.recent, ...ops.map((op) => [op.opId, op.lsn] as const)];', replace: 'const known = ops.map((op) => [op.opId, op.lsn] as const);' }],
+    mutations: [{ file: 'takeover.ts', find: 'const known = [...recent, ...ops.map((op) => [op.opId, op.lsn] as const)];', replace: 'const known = ops.map((op) => [op.opId, op.lsn] as const);' }],
     breaks: /^exactly-once:/,
   },
   'a mirrored answer from a stale pairing session is accepted': {
@@ -165,11 +162,13 @@ export const BROKEN_VARIANTS: Record<string, BrokenVariant> = {
   },
   'a takeover does not fence: it writes at the old owner\'s epoch': {
     mutations: [
-      { file: 'takeover.ts', find: 'const epoch = maxEpoch + 1;', replace: 'const epoch = Math.max(state.epoch, 1);' },
+      // Both claims reuse the old owner's epoch, and are not made once the medium has one.
+      { file: 'takeover.ts', find: 'const epoch = maxEpochOf(state, copies) + 1;', replace: 'const epoch = Math.max(state.epoch, 1);' },
+      { file: 'takeover.ts', find: 'const epoch = Math.max(maxEpoch, early?.epoch ?? 0) + 1;', replace: 'const epoch = Math.max(state.epoch, 1);' },
       {
         file: 'takeover.ts',
-        find: 'const { recent } = await ports.medium.claim(volume, epoch, base);',
-        replace: 'const recent: OpIds = state.epoch === 0 ? (await ports.medium.claim(volume, epoch, base)).recent : [];',
+        find: 'return (await ports.medium.claim(volume, epoch, base)).recent;',
+        replace: 'return (await ports.medium.state(volume)).epoch === 0 ? (await ports.medium.claim(volume, epoch, base)).recent : [];',
       },
     ],
     breaks: /^invariant 3:/,

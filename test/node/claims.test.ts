@@ -160,6 +160,24 @@ describe('owner lost: takeover (claims 2, 7, 10, 15, 20, 28, 32–36, 38–41)',
     await noViolations(sim); // includes invariant 3: no write from the fenced owner
   });
 
+  test('a partner taking over replays what its mirror holds before a slow store of the old owner answers', async () => {
+    const sim = await cluster(2);
+    const { owner, partner } = roles(sim);
+    const seen = events(sim, partner);
+    await backlog(sim, owner, 5);
+    sim.world.setStoreSlowdown(owner, 50_000); // each transaction on the owner's stores: 30 s
+    sim.world.hang(owner);
+    assert.ok(await sim.runUntil(() => seen.some((e) => e.type === 'takeover-started'), 10_000), 'the partner steals the volume');
+    // The partner still waits for the owner's journal, but the acked ops it mirrored are applied.
+    assert.ok(await sim.runUntil(() => sim.world.volume(1).state.applied === 5, 5_000), 'the mirrored ops reached the medium before the slow store answered');
+    assert.ok(!seen.some((e) => e.type === 'takeover-finished'), 'the takeover waited for the slow store');
+    for (let i = 0; i < 5; i++) assert.equal(fileText(sim, `/f${i}`), `data ${i}`);
+    sim.world.setStoreSlowdown(owner, 1);
+    sim.world.resume(owner);
+    assert.ok(await sim.runUntil(() => sim.ownerOf(1) === partner, 120_000), 'the partner serves once the store answered');
+    await noViolations(sim);
+  });
+
   test('an owner whose medium I/O breaks hands the volume over; its partner replays and serves', async () => {
     const sim = await cluster(2);
     const { owner, partner } = roles(sim);
