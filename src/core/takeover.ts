@@ -79,8 +79,7 @@ function intactCopy(copies: readonly StoredRecord[], verify: Verify): LsnOp | un
  * the history, already chosen (from applied + 1 on): the search goes on after it.
  */
 export function selectHistory(state: VolumeState, copies: Copies, volume: number, verify: Verify, known: readonly LsnOp[] = []): { ops: LsnOp[]; maxEpoch: number } {
-  let maxEpoch = state.epoch;
-  for (const list of copies.values()) for (const copy of list) maxEpoch = Math.max(maxEpoch, copy.epoch);
+  const maxEpoch = maxEpochOf(state, copies);
   const { ops, next, damaged } = historyFrom(state, copies, state.applied + 1 + known.length, verify);
   if (damaged > 0) {
     throw new NodeError('EVOLUMESTOPPED', `volume ${volume}: every copy of record ${next} is damaged; stopping rather than applying later records out of order`, {
@@ -139,6 +138,7 @@ async function replay(ports: Ports, options: NodeOptions, volume: number, lock: 
   }
 }
 
+/** The highest epoch of the medium and of any copy. */
 function maxEpochOf(state: VolumeState, copies: Copies): number {
   let maxEpoch = state.epoch;
   for (const list of copies.values()) for (const copy of list) maxEpoch = Math.max(maxEpoch, copy.epoch);
