@@ -209,7 +209,7 @@ export class Checker implements WorldObserver {
   }
 
   fencedWrite(volume: number, epoch: number, current: number, node: NodeId): void {
-    this.#violation(`invariant 3: ${node} tried to write volume ${volume} with epoch ${epoch} after epoch ${current} claimed it`);
+    this.#violation(`invariant 3: ${node} sent a write of volume ${volume} with epoch ${epoch} after epoch ${current} claimed it`);
   }
 
   claimed(volume: number, epoch: number, base: number): void {

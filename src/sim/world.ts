@@ -595,9 +595,12 @@ export class World {
       }),
       apply: (volume, epoch, ops) => new Promise<void>((resolve, reject) => {
         const shared = this.volume(volume);
+        // A write sent before its epoch was superseded, and refused when it arrives, is fencing at
+        // work (a hung owner's flush that was out); one sent after is a fenced node still writing.
+        const staleWhenSent = epoch !== shared.state.epoch;
         this.scheduler.at(this.#jitter(latency()), () => this.#whenFree(shared, node, () => {
           if (epoch !== shared.state.epoch) {
-            this.observer?.fencedWrite(volume, epoch, shared.state.epoch, node);
+            if (staleWhenSent) this.observer?.fencedWrite(volume, epoch, shared.state.epoch, node);
             return settle(shared, { ok: false, error: new FencedError(volume, epoch, shared.state.epoch) }, resolve, reject);
           }
           const fresh = ops.filter((item) => item.lsn > shared.state.applied);

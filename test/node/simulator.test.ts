@@ -43,6 +43,7 @@ describe('simulator', () => {
   // Seeds beyond the sweep's range that once broke an invariant, with the bug each one found.
   const FOUND: Record<number, string> = {
     7273: 'a node paired with an owner just before the owner learnt it was fenced, and when that owner hung later, stole the volume from the node taking it over',
+    700999: "with the takeover's early claim, a hung owner's flush that was already out was refused at the medium, and the checker took that refusal for a fenced node writing",
     209964: "a takeover waited 10 s on a slow store before replaying anything, and the acked writes in its mirror were lost when it and the old owner crashed with their stores",
   };
   for (const [seed, bug] of Object.entries(FOUND)) {
