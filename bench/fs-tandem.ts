@@ -1,7 +1,7 @@
 // tandemfs as one of the file systems `npm run bench -- fs` compares: an FS in the measuring tab,
 // which owns the volume, mirrored by an FS in the bench's second tab — so every write it
 // acknowledges is in two tabs' IndexedDB, the durability the targets compare against.
-import { FS } from '../src/index.js';
+import { FS, type NodeEvent } from '../src/index.js';
 import type { FsLike, FsSystem } from './fs-systems.js';
 
 type Command = { cmd: 'join' | 'leave'; cluster: string } | { cmd: 'joined'; cluster: string };
@@ -10,7 +10,7 @@ const control = new BroadcastChannel('tandemfs-bench-fs');
 
 export function tandemFs(): FsSystem {
   let clusters = 0;
-  const open = new Map<FsLike, { fs: FS; cluster: string }>();
+  const open = new Map<FsLike, { fs: FS; cluster: string; moves: string[] }>();
   return {
     name: 'tandemfs',
     key: 'tandemfs',
@@ -19,11 +19,17 @@ export function tandemFs(): FsSystem {
     async setup() {
       const cluster = `bench-fs-tandem-${Date.now()}-${++clusters}`;
       const fs = new FS(cluster);
+      // How the volume left this tab, if it does: the line settle() prints names it.
+      const moves: string[] = [];
+      const started = performance.now();
+      fs.on((event: NodeEvent) => {
+        if (event.type === 'released') moves.push(`released (${event.why}) at ${((performance.now() - started) / 1000).toFixed(1)} s`);
+      });
       await until(async () => (await fs.status()).owns.some((v) => v.volume === 0)); // alone: it adopts the volume
       await ask({ cmd: 'join', cluster });
       await until(async () => (await fs.status()).owns.some((v) => v.volume === 0 && !v.degraded));
       const promises = fs.promises as FsLike;
-      open.set(promises, { fs, cluster });
+      open.set(promises, { fs, cluster, moves });
       return promises;
     },
     async teardown(promises) {
@@ -41,7 +47,9 @@ export function tandemFs(): FsSystem {
       // The figures mean "this tab owns the volume": say so when it does not (a partner took the
       // volume over after this tab's main thread stalled), as every op then crosses the link.
       const status = await entry.fs.status();
-      if (!status.owns.some((v) => v.volume === 0)) console.log(`tandemfs: ${entry.cluster}: this tab no longer owns the volume; its ops go to the other tab`);
+      if (!status.owns.some((v) => v.volume === 0)) {
+        console.log(`tandemfs: ${entry.cluster}: this tab no longer owns the volume (${entry.moves.join('; ') || 'no release seen'}); its ops go to the other tab`);
+      }
     },
   };
 }
