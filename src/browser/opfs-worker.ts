@@ -632,28 +632,22 @@ class StateSlots {
     // state (the header's body length tells the state from what follows): if that fails for
     // quota, nothing has changed.
     const other: SlotName = slot === 'a' ? 'b' : 'a';
-    if (this.#sizes[other] < size) await this.#grow(other, size);
-    const held = this.#held?.[slot];
-    const file = held ?? (await this.#openSlot(slot));
-    try {
+    if (this.#sizes[other] < size) await this.#change(other, size, (file) => file.truncate(size));
+    await this.#change(slot, size, async (file) => {
       await file.write(bytes, 0);
       await file.truncate(size);
-    } catch (error) {
-      if (!held) await file.abandon(); // a held one is closed with the rest after the failure
-      throw error;
-    }
-    await (held ? held.flush!() : file.commit());
+    });
     this.#newest = { slot, sequence, state };
-    this.#sizes[slot] = size;
   }
 
-  async #grow(slot: SlotName, size: number): Promise<void> {
+  /** Runs `work` on a slot's file (held, or opened for it), makes it durable; the file is `size` long then. */
+  async #change(slot: SlotName, size: number, work: (file: FileAccess) => Promise<void>): Promise<void> {
     const held = this.#held?.[slot];
     const file = held ?? (await this.#openSlot(slot));
     try {
-      await file.truncate(size);
+      await work(file);
     } catch (error) {
-      if (!held) await file.abandon();
+      if (!held) await file.abandon(); // a held one is closed with the rest after the failure
       throw error;
     }
     await (held ? held.flush!() : file.commit());
