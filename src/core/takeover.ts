@@ -126,15 +126,15 @@ async function claimEpoch(ports: Ports, volume: number, lock: HeldLock, epoch: n
   return (await ports.medium.claim(volume, epoch, base)).recent;
 }
 
-/** Applies `ops` at `epoch`, in LSN order and in batches; `done` ops of `total` went before. */
-async function replay(ports: Ports, options: NodeOptions, volume: number, lock: HeldLock, epoch: number, ops: readonly LsnOp[], done: number, total: number, progress?: ReplayProgress): Promise<void> {
+/** Applies `ops` at `epoch`, in LSN order and in batches; `done` ops of the history went before. */
+async function replay(ports: Ports, options: NodeOptions, volume: number, lock: HeldLock, epoch: number, ops: readonly LsnOp[], done: number, progress?: ReplayProgress): Promise<void> {
   const limits = { maxOps: options.batchMaxOps, maxBytes: options.batchMaxBytes };
   for (let at = 0; at < ops.length; ) {
     checkLock(lock, volume, 'replaying');
     const batch = nextBatch(ops, limits, at);
     await ports.medium.apply(volume, epoch, batch);
     at += batch.length;
-    progress?.(done + at, Math.max(total, done + ops.length));
+    progress?.(done + at, done + ops.length);
   }
 }
 
@@ -171,7 +171,7 @@ export async function adopt(ports: Ports, options: NodeOptions, volume: number, 
   if (state.epoch > 0 && ours.ops.length > 0) {
     const epoch = maxEpochOf(state, copies) + 1;
     await claimEpoch(ports, volume, lock, epoch, OPEN_BASE);
-    await replay(ports, options, volume, lock, epoch, ours.ops, 0, ours.ops.length, progress);
+    await replay(ports, options, volume, lock, epoch, ours.ops, 0, progress);
     early = { epoch, replayed: ours.ops.length };
   }
   const others = (await ports.stores.nodes()).filter((node) => node !== ports.self).sort();
@@ -182,7 +182,7 @@ export async function adopt(ports: Ports, options: NodeOptions, volume: number, 
   const base = Math.max(state.applied, ops.at(-1)?.lsn ?? 0);
   const recent = await claimEpoch(ports, volume, lock, epoch, base);
   const done = early?.replayed ?? 0;
-  await replay(ports, options, volume, lock, epoch, ops.slice(done), done, ops.length, progress);
+  await replay(ports, options, volume, lock, epoch, ops.slice(done), done, progress);
   // The early replay's ops may be in `recent` too: the same op id at the same LSN, remembered once.
   const known = [...recent, ...ops.map((op) => [op.opId, op.lsn] as const)];
   return { epoch, base, known, replayed: ops.length };

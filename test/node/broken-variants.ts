@@ -71,8 +71,8 @@ export const BROKEN_VARIANTS: Record<string, BrokenVariant> = {
       { file: 'takeover.ts', find: 'if (state.epoch > 0 && ours.ops.length > 0) {', replace: 'if (false) {' },
       {
         file: 'takeover.ts',
-        find: 'await replay(ports, options, volume, lock, epoch, ops.slice(done), done, ops.length, progress);',
-        replace: 'void replay(ports, options, volume, lock, epoch, ops.slice(done), done, ops.length, progress).catch(() => {});',
+        find: 'await replay(ports, options, volume, lock, epoch, ops.slice(done), done, progress);',
+        replace: 'void replay(ports, options, volume, lock, epoch, ops.slice(done), done, progress).catch(() => {});',
       },
     ],
     breaks: /^invariant 2:/,
