@@ -35,10 +35,16 @@ export interface NodeOptions {
    */
   readonly journalCapBytes: number;
   /**
-   * The flusher starts this long after an ack, so that the records acked meanwhile go to the
-   * medium in one batch (at once when a batch is full, or the journal half way to its cap).
+   * The flusher starts once no record has been acked for this long, so that a burst of writes is
+   * not slowed by the medium and its records go to the medium in few batches (at once when a
+   * reader or a drain waits for the medium, or the journal is half way to its cap).
    */
   readonly flushDelayMs: number;
+  /**
+   * ...and at the latest this long after the first record that waits: it bounds how much a
+   * takeover replays after a crash in the middle of a long burst.
+   */
+  readonly flushMaxDelayMs: number;
   /** Flushed records are deleted from journal and mirror this long after a flush, many at once. */
   readonly trimDelayMs: number;
 }
@@ -59,6 +65,7 @@ export const DEFAULT_OPTIONS: Omit<NodeOptions, 'volumes'> = {
   dedupWindow: 65_536,
   journalCapBytes: 64 * 1024 * 1024,
   flushDelayMs: 50,
+  flushMaxDelayMs: 1000,
   trimDelayMs: 50,
 };
 

@@ -4,6 +4,7 @@ import { encodeRecord } from '../record/codec.js';
 import type { Op } from '../record/types.js';
 import { FencedError, FsError, MediumError, NodeError, type NodeErrorCode } from '../errors.js';
 import { nextBatch } from './batch.js';
+import { FlushSchedule } from './flush-schedule.js';
 import { plan } from './fs-plan.js';
 import { REQUEST_BYTES, syscallOf, type ChangeResult, type FsChange, type FsQuery, type QueryResult } from './fs-request.js';
 import { ContentCache } from './content-cache.js';
@@ -108,8 +109,8 @@ export class OwnedVolume {
   #flushing = false;
   /** Called when a flush in progress ends. */
   #flushIdle: Array<() => void> = [];
-  /** A flush is due after flushDelayMs (see #kickFlusher). */
-  #flushTimer?: { cancel(): void };
+  /** When the flusher starts if nothing needs it at once (see #kickFlusher). */
+  readonly #flushSchedule: FlushSchedule;
   #flushFailures = 0;
   /** Readers and loads waiting for the medium to hold an LSN: the flusher runs for them at once. */
   #appliedWaiters: Array<{ lsn: number; resolve(): void; reject(error: Error): void }> = [];
@@ -132,6 +133,9 @@ export class OwnedVolume {
   /** `known`: the ops the volume already holds (Adopted.known), so that their retries are not applied again. */
   constructor(host: OwnerHost, volume: number, epoch: number, base: number, lock: HeldLock, known: OpIds) {
     this.#host = host;
+    this.#flushSchedule = new FlushSchedule(host.ports.clock, host.options, () => {
+      if (!this.#flushing) void this.#flush();
+    });
     this.volume = volume;
     this.#epoch = epoch;
     this.#lock = lock;
@@ -617,35 +621,31 @@ export class OwnedVolume {
   }
 
   /**
-   * Starts the flusher — after flushDelayMs, so that records acked meanwhile share its batch: a
-   * batch has a fixed cost in the medium (a lock, the state read and written, a flush to disk)
-   * that would otherwise fall on every op of a slow writer, and compete with its next acks. No
-   * waiting when a batch is full, when the journal is half way to its cap, or in a drain.
+   * Starts the flusher at once when a reader or a drain waits for the medium, or when the
+   * unflushed records fill half the journal cap (or a batch's bytes); else when acks pause
+   * (FlushSchedule).
    */
   #kickFlusher(): void {
     if (this.#flushing) return;
-    if (this.#flushDue()) {
-      this.#flushTimer?.cancel();
-      this.#flushTimer = undefined;
-      void this.#flush();
-    } else {
-      this.#flushTimer ??= this.#host.ports.clock.after(this.#host.options.flushDelayMs, () => {
-        this.#flushTimer = undefined;
-        if (!this.#flushing) void this.#flush();
-      });
-    }
+    if (this.#flushDue()) void this.#flush();
+    else this.#flushSchedule.wait();
   }
 
   #flushDue(): boolean {
-    const { flushDelayMs, batchMaxOps, batchMaxBytes, journalCapBytes } = this.#host.options;
-    return flushDelayMs <= 0 || this.#state === 'draining' || this.#ackedCount >= batchMaxOps || this.#appliedWaiters.length > 0
+    const { flushDelayMs, batchMaxBytes, journalCapBytes } = this.#host.options;
+    return flushDelayMs <= 0 || this.#state === 'draining' || this.#appliedWaiters.length > 0
       || this.#unflushedBytes >= Math.min(batchMaxBytes, journalCapBytes / 2);
   }
 
-  /** Applies acked records, batch after batch while more are due at once; the rest wait (#kickFlusher). */
+  /**
+   * Applies the records acked when it started, batch after batch; those acked meanwhile wait for
+   * the next pause (#kickFlusher) unless they are due at once.
+   */
   async #flush(): Promise<void> {
     this.#flushing = true;
-    let paced = false;
+    this.#flushSchedule.started();
+    const through = this.#records[this.#ackedCount - 1]?.lsn ?? 0;
+    let left = false;
     try {
       for (;;) {
         // One batch's worth at most: a backlog of many thousands must not be walked per batch.
@@ -657,15 +657,15 @@ export class OwnedVolume {
         if (ready.length === 0 || !this.#mayFlush()) return;
         const batch = nextBatch(ready, { maxOps: this.#host.options.batchMaxOps, maxBytes: this.#host.options.batchMaxBytes });
         if (!(await this.#applyBatch(batch))) return;
-        if (this.#ackedCount > 0 && !this.#flushDue()) {
-          paced = true;
+        if (this.#ackedCount > 0 && this.#records[0]!.lsn > through && !this.#flushDue()) {
+          left = true;
           return;
         }
       }
     } finally {
       this.#flushing = false;
       for (const idle of this.#flushIdle.splice(0)) idle();
-      if (paced) this.#kickFlusher();
+      if (left) this.#kickFlusher();
       this.#checkDrained();
     }
   }
