@@ -1,7 +1,10 @@
 // The link over MessagePorts: between the tabs and workers of an origin, through the cluster's
 // hub (a SharedWorker running a PortRelay: hub-worker.ts), and in tests. Each node holds one port
-// to the relay, and the relay passes frames between nodes by id. It is a switch, nothing more: it does not read frames and
-// knows no cluster, so every pair of nodes still runs the handshake end to end (auth.ts).
+// to the relay, which tells it who joins and leaves. For each pair of nodes the relay makes a
+// MessageChannel and gives one end to each, so their frames go straight from one to the other:
+// through the relay, every message took two port hops instead of one, a round trip four, and the
+// relay's thread sat on the write path. The relay never sees a frame and knows no cluster, so
+// every pair of nodes still runs the handshake end to end (auth.ts).
 //
 // A port says nothing when the context at its other end dies (this Chromium has no `close`
 // event on MessagePort), so each link holds a Web Lock of its own while it is open and names it
@@ -15,15 +18,16 @@
 // too, at `send`); the handshake and the checks on hostile input are the same code; and the
 // relay moves opaque buffers. Ports have no message size limit, so frames are never cut up.
 //
-//   node -> relay:  join { node, lock } · frame { to, frame } · leave
-//   relay -> node:  joined { node } · left { node } · frame { from, frame }
+//   node -> relay:  join { node, lock } · leave
+//   relay -> node:  joined { node, port } · left { node }
+//   node -> node:   a frame, on the pair's port
 import type { Link, NodeId } from '../core/ports.js';
 import { importSecret, PeerGate, type LinkStats } from './auth.js';
 import { LinkListeners } from './link-listeners.js';
 import { encodeWire } from './wire.js';
 
-type ToRelay = { type: 'join'; node: NodeId; lock: string } | { type: 'frame'; to: NodeId; frame: Uint8Array } | { type: 'leave' };
-type FromRelay = { type: 'joined'; node: NodeId } | { type: 'left'; node: NodeId } | { type: 'frame'; from: NodeId; frame: Uint8Array };
+type ToRelay = { type: 'join'; node: NodeId; lock: string } | { type: 'leave' };
+type FromRelay = { type: 'joined'; node: NodeId; port: MessagePort } | { type: 'left'; node: NodeId };
 
 /** The hub in the page: hand each node a port from `connect()`. */
 export class PortRelay {
@@ -50,8 +54,6 @@ export class PortRelay {
       if (data.type === 'join' && node === undefined && !this.#nodes.has(data.node)) {
         this.#joined((node = data.node), port);
         this.#watch(data.lock, leave);
-      } else if (data.type === 'frame' && node !== undefined) {
-        this.#forward(node, data.to, data.frame);
       } else if (data.type === 'leave') {
         leave();
       }
@@ -76,10 +78,12 @@ export class PortRelay {
     navigator.locks.request(lock, { signal: this.#abort.signal }, gone).catch(() => {}); // aborted: the relay closed
   }
 
+  /** Tells the node and each other node of the other, each with its end of a port of their own. */
   #joined(node: NodeId, port: MessagePort): void {
     for (const [other, otherPort] of this.#nodes) {
-      post(otherPort, { type: 'joined', node });
-      post(port, { type: 'joined', node: other });
+      const pair = new MessageChannel();
+      post(otherPort, { type: 'joined', node, port: pair.port1 });
+      post(port, { type: 'joined', node: other, port: pair.port2 });
     }
     this.#nodes.set(node, port);
   }
@@ -90,11 +94,6 @@ export class PortRelay {
     this.#ports.delete(port);
     port.close();
     for (const other of this.#nodes.values()) post(other, { type: 'left', node });
-  }
-
-  #forward(from: NodeId, to: NodeId, frame: Uint8Array): void {
-    const port = this.#nodes.get(to);
-    if (port && to !== from) post(port, { type: 'frame', from, frame });
   }
 }
 
@@ -113,7 +112,7 @@ export class PortLink implements Link {
   readonly #key: CryptoKey | undefined;
   readonly #port: MessagePort;
   readonly #abort = new AbortController();
-  readonly #gates = new Map<NodeId, PeerGate>();
+  readonly #peers = new Map<NodeId, Peer>();
   readonly #listeners = new LinkListeners();
   /** Lets go of the lock the relay watches to learn that this link is gone. */
   readonly #releaseLock: () => void;
@@ -143,14 +142,15 @@ export class PortLink implements Link {
    * (there is nothing for an urgent message to go ahead of), so urgent messages keep their order.
    */
   send(to: NodeId, message: unknown, _urgent = false): boolean {
-    if (this.#closed || !this.#gates.get(to)?.admitted) return false;
-    this.#post({ type: 'frame', to, frame: encodeWire(message) });
+    const peer = this.#peers.get(to);
+    if (this.#closed || !peer?.gate.admitted) return false;
+    peer.send(encodeWire(message));
     this.#listeners.sent();
     return true;
   }
 
   peers(): NodeId[] {
-    return [...this.#gates].filter(([, gate]) => gate.admitted).map(([peer]) => peer).sort();
+    return [...this.#peers].filter(([, peer]) => peer.gate.admitted).map(([id]) => id).sort();
   }
 
   onMessage(handler: (from: NodeId, message: unknown) => void): void {
@@ -173,53 +173,66 @@ export class PortLink implements Link {
     this.#abort.abort();
     this.#port.close();
     this.#releaseLock();
-    for (const peer of [...this.#gates.keys()]) this.#left(peer);
+    for (const peer of [...this.#peers.keys()]) this.#left(peer);
     this.#listeners.clear();
   }
 
   #post(message: ToRelay): void {
     if (this.#closed) return;
-    // The encoded frame's buffer is ours alone: transfer it rather than copy it.
-    this.#port.postMessage(message, message.type === 'frame' ? [message.frame.buffer] : []);
+    this.#port.postMessage(message);
   }
 
   #relayed(data: unknown): void {
     if (!isFromRelay(data)) return this.#listeners.dropped('undecodable');
-    switch (data.type) {
-      case 'joined':
-        return this.#joined(data.node);
-      case 'left':
-        return this.#left(data.node);
-      case 'frame': {
-        const gate = this.#gates.get(data.from);
-        if (gate) gate.receive(data.frame);
-        else this.#listeners.dropped('unauthenticated');
-      }
-    }
+    if (data.type === 'joined') this.#joined(data.node, data.port);
+    else this.#left(data.node);
   }
 
-  #joined(peer: NodeId): void {
-    if (peer === this.self || this.#gates.has(peer)) return;
-    const gate = new PeerGate({ cluster: this.#cluster, self: this.self, peer, key: this.#key }, {
-      send: (frame) => this.#post({ type: 'frame', to: peer, frame }),
-      admitted: () => this.#listeners.peer(peer, true),
-      message: (value) => this.#listeners.message(peer, value),
+  #joined(id: NodeId, port: MessagePort): void {
+    if (id === this.self || this.#peers.has(id)) return port.close();
+    const gate = new PeerGate({ cluster: this.#cluster, self: this.self, peer: id, key: this.#key }, {
+      send: (frame) => peer.send(frame),
+      admitted: () => this.#listeners.peer(id, true),
+      message: (value) => this.#listeners.message(id, value),
       dropped: (reason) => this.#listeners.dropped(reason),
     });
-    this.#gates.set(peer, gate);
+    const peer = new Peer(gate, port, () => this.#listeners.dropped('undecodable'));
+    this.#peers.set(id, peer);
     gate.start();
   }
 
-  #left(peer: NodeId): void {
-    const gate = this.#gates.get(peer);
-    if (!gate) return;
-    this.#gates.delete(peer);
-    gate.close();
-    if (gate.admitted) this.#listeners.peer(peer, false);
+  #left(id: NodeId): void {
+    const peer = this.#peers.get(id);
+    if (!peer) return;
+    this.#peers.delete(id);
+    peer.close();
+    if (peer.gate.admitted) this.#listeners.peer(id, false);
   }
 
 }
 
+
+/** A peer: its handshake (and then its messages) through the gate, over the pair's own port. */
+class Peer {
+  readonly gate: PeerGate;
+  readonly #port: MessagePort;
+
+  constructor(gate: PeerGate, port: MessagePort, undecodable: () => void) {
+    this.gate = gate;
+    this.#port = port;
+    port.onmessage = ({ data }: MessageEvent<unknown>) => (data instanceof Uint8Array ? gate.receive(data) : undecodable());
+  }
+
+  /** The encoded frame's buffer is ours alone: transfer it rather than copy it. */
+  send(frame: Uint8Array): void {
+    this.#port.postMessage(frame, [frame.buffer]);
+  }
+
+  close(): void {
+    this.gate.close();
+    this.#port.close();
+  }
+}
 
 /** Takes a Web Lock and holds it until the returned function is called (or the context dies). */
 function holdLock(name: string): Promise<() => void> {
@@ -229,20 +242,18 @@ function holdLock(name: string): Promise<() => void> {
 }
 
 function post(port: MessagePort, message: FromRelay): void {
-  port.postMessage(message, message.type === 'frame' ? [message.frame.buffer] : []);
+  port.postMessage(message, message.type === 'joined' ? [message.port] : []);
 }
 
 function isToRelay(data: unknown): data is ToRelay {
   if (typeof data !== 'object' || data === null) return false;
   const m = data as Record<string, unknown>;
-  return (m.type === 'join' && typeof m.node === 'string' && typeof m.lock === 'string')
-    || (m.type === 'frame' && typeof m.to === 'string' && m.frame instanceof Uint8Array)
-    || m.type === 'leave';
+  return (m.type === 'join' && typeof m.node === 'string' && typeof m.lock === 'string') || m.type === 'leave';
 }
 
 function isFromRelay(data: unknown): data is FromRelay {
   if (typeof data !== 'object' || data === null) return false;
   const m = data as Record<string, unknown>;
-  return ((m.type === 'joined' || m.type === 'left') && typeof m.node === 'string')
-    || (m.type === 'frame' && typeof m.from === 'string' && m.frame instanceof Uint8Array);
+  return (m.type === 'joined' && typeof m.node === 'string' && m.port instanceof MessagePort)
+    || (m.type === 'left' && typeof m.node === 'string');
 }

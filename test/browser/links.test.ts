@@ -845,6 +845,33 @@ describe('PortLink', () => {
     for (const link of links) link.close();
   });
 
+  it('frames go straight from node to node: the relay sees joins and leaves, never a frame', async () => {
+    const cluster = uniqueCluster('direct');
+    const relay = keep(new PortRelay());
+    // A tap between each link and the relay: it passes every message on (and the ports they
+    // carry), and keeps the ones each link sent the relay.
+    const toRelay: unknown[] = [];
+    const tapped = () => {
+      const link = new MessageChannel();
+      const relayEnd = relay.connect();
+      link.port2.onmessage = ({ data, ports }) => {
+        toRelay.push(data);
+        relayEnd.postMessage(data, [...ports]);
+      };
+      relayEnd.onmessage = ({ data, ports }) => link.port2.postMessage(data, [...ports]);
+      return link.port1;
+    };
+    const a = keep(await PortLink.open({ cluster, self: 'a', port: tapped(), secret: 's' }));
+    const b = keep(await PortLink.open({ cluster, self: 'b', port: tapped(), secret: 's' }));
+    const got: unknown[] = [];
+    b.onMessage((_, message) => got.push(message));
+    expect(await until(() => a.peers().includes('b'), 5_000), 'b came up').to.equal(true);
+    for (let i = 0; i < 50; i++) expect(a.send('b', { i })).to.equal(true);
+    expect(await until(() => got.length === 50, 5_000)).to.equal(true);
+    expect(got).to.deep.equal(Array.from({ length: 50 }, (_, i) => ({ i })));
+    expect(toRelay.map((m) => (m as { type: string }).type)).to.deep.equal(['join', 'join']);
+  });
+
   it('a node in a worker talks to a node in the page through the relay, and goes down with the worker', async () => {
     const cluster = uniqueCluster('worker');
     const relay = keep(new PortRelay());
