@@ -5,7 +5,8 @@
 // ends first. Once on a fresh, empty volume; once in a fresh directory of a volume that already
 // holds 50,000 (empty) files in 50 other directories, prepared once, untimed, with each system's
 // fast path, so the table shows whether per-op cost grows with the volume. The systems take
-// turns (A B C D, A B C D, ...) for ROUNDS rounds; the table shows medians over rounds, and every
+// turns (A B C D, B C D A, ...: each round starts with the next, after a pause before each turn)
+// for ROUNDS rounds; the table shows medians over rounds, and every
 // comparison is the median of the rounds' own ratios.
 // Tab 0 measures; tab 1 (run.mjs TABS: fs: 2) is tandemfs's partner (fs-tandem.ts).
 import { lightningFs, rawOpfs, zenFsIndexedDb, type FsLike, type FsSystem } from './fs-systems.js';
@@ -18,7 +19,7 @@ const tab = Number(new URLSearchParams(location.search).get('tab') ?? 0);
 const FILES = 1000;
 const SIZE = 4096;
 const IN_FLIGHT = 8;
-const ROUNDS = 3;
+const ROUNDS = 5;
 const BIG_DIRS = 50; // the 50,000-file volume: 50 directories of FILES files
 // The 50,000 are empty: the count is what that round tests, and filling them costs minutes here
 // (OPFS createWritable makes ~130 files/s, IndexedDB puts ~2,400 values of 4 KiB/s).
@@ -29,6 +30,8 @@ const PREP_SIZE = 0;
  * lightning-fs+flush ~7/s in the big volume) within the time budget.
  */
 const PHASE_CAP_MS = 1_000;
+/** The pause before each timed turn (and after the preparation): see breather(). */
+const BREATHER_MS = 2_000;
 
 // ---------------------------------------------------------------------------------------------
 // The systems. Their order is the order of the turns in each round and of the table's columns.
@@ -160,6 +163,13 @@ async function prepareBig(system: FsSystem, fs: FsLike): Promise<number> {
   return seconds;
 }
 
+/**
+ * Lets the storage backends catch their breath before a timed turn: what the turn before left
+ * them to do (a compaction after lightning-fs+flush rewrote a 50,000-entry superblock a dozen
+ * times, say) would otherwise slow the next system's turn.
+ */
+const breather = () => new Promise((resolve) => setTimeout(resolve, BREATHER_MS));
+
 const brief = (turn: Turn) => PHASES.map((phase) => `${phase} ${round(turn.value[phase], IN_MS.has(phase) ? 2 : 0)}${turn.capped.includes(phase) ? `* (${turn.ops[phase]})` : ''}`).join(', ');
 const round = (x: number, digits = 0) => Math.round(x * 10 ** digits) / 10 ** digits;
 const perSecond = (x: number) => (x >= 100 ? round(x) : round(x, 1));
@@ -187,22 +197,27 @@ async function main(): Promise<BenchResult> {
   for (const system of systems) {
     if (system.sharesVolumeWith) big.set(system.key, system.sharesVolumeWith.view(big.get(system.sharesVolumeWith.key)!));
   }
-  await new Promise((resolve) => setTimeout(resolve, 2000)); // let the storage backends catch their breath
+  await breather();
   const preparedAt = performance.now();
 
   const roundSeconds: number[] = [];
   for (let r = 0; r < ROUNDS; r++) {
     const roundStart = performance.now();
-    for (const system of systems) {
+    // Each round starts with the next system, so that no system always follows the same one
+    // (whose leftover work in the shared storage backend would land in its turns alone).
+    const order = [...systems.slice(r % systems.length), ...systems.slice(0, r % systems.length)];
+    for (const system of order) {
       const fs = await system.setup();
+      await breather();
       const turn = await workload(fs, '/w', data);
       await system.settle?.(fs);
       await system.teardown(fs);
       turns.get(system.key)!.empty.push(turn);
       log(`${system.name} empty: ${brief(turn)}`);
     }
-    for (const system of systems) {
+    for (const system of order) {
       const fs = big.get(system.key)!;
+      await breather();
       const turn = await workload(fs, `/r${r}-${system.key}`, data); // its own: lfs+flush shares lfs's volume
       await system.settle?.(fs);
       turns.get(system.key)!['50k'].push(turn);
@@ -258,7 +273,7 @@ async function main(): Promise<BenchResult> {
   rows.push(['preparing the 50,000 files, all at once, untimed above (s)', ...systems.map((s) => figures[`${s.key}_prepare_50k_s`] ?? `(${s.sharesVolumeWith?.key}'s)`)]);
 
   const notes = [
-    `Medians of ${ROUNDS} interleaved rounds (systems take turns within each); files of ${SIZE} B; the 50,000-file volume holds them in ${BIG_DIRS} other directories, and each turn works in a fresh directory of it.`,
+    `Medians of ${ROUNDS} interleaved rounds (systems take turns within each, each round starting with the next system, a ${BREATHER_MS / 1000} s pause before each turn); files of ${SIZE} B; the 50,000-file volume holds them in ${BIG_DIRS} other directories, and each turn works in a fresh directory of it.`,
     `Preparing took ${figures.prepare_s} s, the rounds ${roundSeconds.map((s) => s.toFixed(1)).join(' + ')} s, the whole bench ${figures.total_s} s.`,
     ...systems.flatMap((s) => s.notes ?? []),
     `Each timed phase runs ${FILES} ops or ${PHASE_CAP_MS / 1000} s, whichever ends first (the slow systems' rates come from fewer ops: see the "files written" rows); read, readdir, stat and unlink work on the files written 8 in flight. The 50,000 prepared files are empty; the one-at-a-time files of earlier rounds stay in that volume.`,
