@@ -22,7 +22,7 @@ export interface FSOptions {
   readonly requireMirror?: boolean;
   /**
    * How tabs reach each other: 'hub' (the default where SharedWorker exists), a SharedWorker that
-   * relays between them, or 'webrtc' (the default elsewhere), a data channel per pair; the hub
+   * gives each pair a channel of their own, or 'webrtc' (the default elsewhere), a data channel per pair; the hub
    * mirrors faster (docs/browser.md). Every tab of a cluster must use the same.
    */
   readonly link?: LinkKind;
