@@ -517,7 +517,9 @@ export class Node {
       return Promise.resolve();
     }
     const running = this.#adopting.get(volume);
-    if (running) return running;
+    // A steal must not be lost in a sweep's attempt to adopt the volume free (which fails while
+    // the silent owner holds its lock): it runs once that attempt is over, unless it succeeded.
+    if (running) return how === 'steal' ? running.then(() => this.#adoptVolume(volume, how, from)) : running;
     const work = this.#adoptNow(volume, how, from).finally(() => this.#adopting.delete(volume));
     this.#adopting.set(volume, work);
     return work;
