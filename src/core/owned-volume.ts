@@ -62,8 +62,11 @@ interface Partner {
   readonly session: number;
   /** The mirror holds every record of this session through this LSN. */
   mirroredThrough: number;
-  /** Records through this LSN were sent when pairing; the partner is in sync once it holds them. */
-  readonly syncTarget: number;
+  /**
+   * The partner is in sync once it holds every record through this LSN: those sent when pairing,
+   * and those acked from the journal alone while it caught up.
+   */
+  syncTarget: number;
 }
 
 /** serving → (repairing ⇄ serving) → draining → handed-over, or → fenced / gave-up at any time. */
@@ -487,9 +490,13 @@ export class OwnedVolume {
    */
   #ackReady(): void {
     const journalOnly = !this.#host.options.requireMirror && this.degraded;
+    const partner = this.#partner;
     for (let i = this.#ackedCount; i < this.#records.length; i++) {
       const record = this.#records[i]!;
       if (!record.journaled || (!journalOnly && !this.#isMirrored(record.lsn))) break;
+      // Acked from the journal alone while a partner catches up: it is in sync only once it
+      // holds this record too, not already when it reaches the LSN it was paired at.
+      if (journalOnly && partner) partner.syncTarget = Math.max(partner.syncTarget, record.lsn);
       record.acked = true;
       this.#ackedCount++;
       record.resolve(record.lsn);

@@ -45,6 +45,7 @@ describe('simulator', () => {
     7273: 'a node paired with an owner just before the owner learnt it was fenced, and when that owner hung later, stole the volume from the node taking it over',
     700999: "with the takeover's early claim, a hung owner's flush that was already out was refused at the medium, and the checker took that refusal for a fenced node writing",
     209964: "a takeover waited 10 s on a slow store before replaying anything, and the acked writes in its mirror were lost when it and the old owner crashed with their stores",
+    2012661: "an owner re-paired after a damaged mirror message acked records from its journal alone meanwhile, and said it was mirrored again once the partner held what was sent at pairing, before it held those",
     2004540: "a partner's steal of a hung owner's volume was dropped because its sweep was trying to adopt the volume free at that moment, so the owner kept it through a 3 s hang",
   };
   for (const [seed, bug] of Object.entries(FOUND)) {
