@@ -10,6 +10,7 @@ export type { Durability } from './browser/idb-stores.js';
 export { FS, type FSOptions, FsPromises, type FsBackend, FileHandle, Stats, Dirent } from './fs/index.js';
 export { FsError, NodeError, MediumError, type FsErrorCode, type NodeErrorCode } from './errors.js';
 export type { NodeEvent, NodeStatus } from './core/node.js';
+export { StepTracer, type Step, type StepKind, type StepTracerOptions } from './core/trace.js';
 export type { FsChange, FsQuery, ChangeResult, QueryResult } from './core/fs-request.js';
 export { hostWorkerNode, WorkerBridge, type WorkerHostOptions } from './browser/worker-bridge.js';
 export { startWorkerNode, BridgedLink, type WorkerNode, type WorkerNodeOptions, type BridgedLinkOptions } from './browser/worker-node.js';

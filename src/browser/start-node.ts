@@ -4,6 +4,7 @@
 import { Node } from '../core/node.js';
 import type { NodeOptions } from '../core/options.js';
 import type { Link, Ports } from '../core/ports.js';
+import type { StepTracer } from '../core/trace.js';
 import { browserClock, browserRandom } from './clock.js';
 import { IdbStores, type Durability } from './idb-stores.js';
 import { OpfsMedium } from './opfs-medium.js';
@@ -22,6 +23,8 @@ export interface BrowserNodeOptions extends Partial<Omit<NodeOptions, 'volumes'>
   readonly durability?: Durability;
   /** How the node reaches its peers: 'hub' or 'webrtc' (defaultLink() unless told). Every node of a cluster must use the same. */
   readonly link?: LinkKind;
+  /** Reports each step records take through this node (and holds them, in slow motion): docs/api.md. */
+  readonly tracer?: StepTracer;
 }
 
 /** A running node and the adapters it runs on; `L` is its link (the hub's, or WebRTC, in a tab). */
@@ -37,12 +40,12 @@ export interface BrowserNode<L extends ClosableLink = PortLink | WebRtcLink> {
 export type ClosableLink = Link & { close(): void };
 
 export async function startBrowserNode(options: BrowserNodeOptions): Promise<BrowserNode> {
-  const { cluster, secret, durability, link: kind, ...nodeOptions } = options;
+  const { cluster, secret, durability, link: kind, tracer, ...nodeOptions } = options;
   const self = crypto.randomUUID();
   const stores = await IdbStores.open({ cluster, node: self, durability });
   const medium = await OpfsMedium.create({ cluster });
   const link = await openTabLink({ cluster, self, secret, kind });
-  return runNode({ self, cluster, stores, medium, link }, { ...nodeOptions, volumes: [...options.volumes] });
+  return runNode({ self, cluster, stores, medium, link, tracer }, { ...nodeOptions, volumes: [...options.volumes] });
 }
 
 /**
@@ -50,11 +53,11 @@ export async function startBrowserNode(options: BrowserNodeOptions): Promise<Bro
  * and the browser's clock; its close() leaves the cluster, then closes them.
  */
 export async function runNode<L extends ClosableLink>(
-  parts: { self: string; cluster: string; stores: IdbStores; medium: OpfsMedium; link: L },
+  parts: { self: string; cluster: string; stores: IdbStores; medium: OpfsMedium; link: L; tracer?: StepTracer },
   options: Partial<NodeOptions> & Pick<NodeOptions, 'volumes'>,
 ): Promise<BrowserNode<L>> {
-  const { self, cluster, stores, medium, link } = parts;
-  const ports: Ports = {
+  const { self, cluster, stores, medium, link, tracer } = parts;
+  const plain: Ports = {
     self,
     journal: stores.journal,
     mirror: stores.mirror,
@@ -65,7 +68,7 @@ export async function runNode<L extends ClosableLink>(
     clock: browserClock,
     random: browserRandom,
   };
-  const node = new Node(ports, options);
+  const node = new Node(tracer ? tracer.wrap(plain) : plain, options);
   await node.start();
   return {
     node,
