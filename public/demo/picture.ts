@@ -9,14 +9,15 @@ import { lsnText, shortId, STEP_WORDS } from './words.js';
 
 const SVG = 'http://www.w3.org/2000/svg';
 const WIDTH = 960;
-const TOP = 70;
+const TOP = 96;
 const BOX_HEIGHT = 180;
-const MEDIUM_Y = 320;
+const MEDIUM_Y = 346;
 const MAX_TOKENS = 16;
 /** At full speed a burst takes hundreds of steps a second: one token per kind and node per this long is all an eye can follow. */
 const TOKEN_EVERY_MS = 300;
-/** Where messages between nodes travel: above the boxes, under the links. */
-const WIRE_Y = TOP - 14;
+/** Where messages between nodes travel, above the boxes: requests on one lane, answers on another. */
+const WIRE_OUT = TOP - 40;
+const WIRE_BACK = TOP - 16;
 
 export const STEP_COLOURS: Record<StepKind, string> = {
   journal: '#1f6feb', send: '#8250df', mirror: '#8250df', mirrored: '#1a7f37', answer: '#1a7f37',
@@ -54,7 +55,7 @@ export class Picture {
   constructor(svg: SVGSVGElement, tokens: HTMLElement, self: string) {
     this.#svg = svg;
     this.#self = self;
-    svg.setAttribute('viewBox', `0 0 ${WIDTH} 410`);
+    svg.setAttribute('viewBox', `0 0 ${WIDTH} ${MEDIUM_Y + 90}`);
     this.#static = el('g', {});
     this.#tokens = tokens;
     svg.append(this.#static);
@@ -103,6 +104,7 @@ export class Picture {
     const line = (y: number, text: string, css = '') => group.append(el('text', { x: box.x + 12, y: TOP + y, class: css }, text));
     line(22, `${shortId(snapshot.node)}${snapshot.node === this.#self ? ' · this tab' : ''}`, 'title');
     if (silentFor > 1000) line(40, `silent for ${(silentFor / 1000).toFixed(1)} s`, 'warn');
+    else if (snapshot.burst?.running) line(40, `writing: ${snapshot.burst.done} of ${snapshot.burst.total} acked`, 'busy');
     const owns = snapshot.status.owns[0];
     const mirrors = snapshot.status.mirrors[0];
     if (owns) {
@@ -117,7 +119,6 @@ export class Picture {
     this.#depth(group, box, 100, 'journal', total(snapshot.journal));
     this.#depth(group, box, 130, 'mirror', total(snapshot.mirror));
     if (owns) line(168, `flushed through LSN ${owns.applied} · ${owns.unflushed} waiting`);
-    if (snapshot.burst?.running) line(40, `writing: ${snapshot.burst.done} of ${snapshot.burst.total} acked`, 'busy');
     return group;
   }
 
@@ -179,10 +180,11 @@ export class Picture {
       case 'flush':
       case 'fence': return [[centre(at), TOP + BOX_HEIGHT], [centre(at), MEDIUM_Y + 35]];
       case 'send':
-      case 'mirrored':
       case 'forward':
+        return peer ? [[centre(at), WIRE_OUT], [centre(peer), WIRE_OUT]] : undefined;
+      case 'mirrored':
       case 'answer':
-        return peer ? [[centre(at), WIRE_Y], [centre(peer), WIRE_Y]] : undefined;
+        return peer ? [[centre(at), WIRE_BACK], [centre(peer), WIRE_BACK]] : undefined;
     }
   }
 }

@@ -18,6 +18,7 @@ export const lsnText = (step: Step): string => {
   if (!step.lsns) return step.epoch === undefined ? '' : `epoch ${step.epoch}`;
   const [first, last] = step.lsns;
   if (step.kind === 'mirrored') return `through LSN ${last}`;
+  if (last >= Number.MAX_SAFE_INTEGER) return `LSNs from ${first} on`;
   return first === last ? `LSN ${first}` : `LSNs ${first}–${last}`;
 };
 
