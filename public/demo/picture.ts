@@ -133,7 +133,8 @@ export class Picture {
   #medium(nodes: NodeView[]): SVGGElement {
     const group = el('g', { class: 'medium' });
     group.append(el('rect', { x: 40, y: MEDIUM_Y, width: WIDTH - 80, height: 70, rx: 10 }));
-    const owner = nodes.find((view) => view.snapshot.status.owns.length > 0)?.snapshot.status.owns[0];
+    // A silent tab may still say it owns the volume: the newest epoch is the owner's.
+    const owner = nodes.flatMap((view) => view.snapshot.status.owns).sort((a, b) => b.epoch - a.epoch)[0];
     const where = owner ? `volume ${owner.volume} applied through LSN ${owner.applied}, epoch ${owner.epoch}` : 'no owner serves the volume now';
     group.append(el('text', { x: 56, y: MEDIUM_Y + 28, class: 'title' }, 'medium: the origin private file system (OPFS)'));
     group.append(el('text', { x: 56, y: MEDIUM_Y + 50 }, where));

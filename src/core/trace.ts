@@ -82,10 +82,17 @@ export class StepTracer {
   wrap(ports: Ports): Ports {
     if (this.#ports) throw new Error('a StepTracer wraps one node');
     this.#ports = ports;
+    const { stores, self } = ports;
     return {
       ...ports,
       journal: this.#store(ports.journal, 'journal'),
       mirror: this.#store(ports.mirror, 'mirror'),
+      // The node tidies its own stores through the directory too: those trims are its steps.
+      stores: {
+        nodes: () => stores.nodes(),
+        journal: (node) => (node === self ? this.#store(stores.journal(node), 'journal') : stores.journal(node)),
+        mirror: (node) => (node === self ? this.#store(stores.mirror(node), 'mirror') : stores.mirror(node)),
+      },
       medium: this.#medium(ports.medium),
       link: this.#link(ports.link),
     };

@@ -81,6 +81,21 @@ describe('step tracing', () => {
     const ops = [0, 1, 2].map((i) => sim.submit(owner, 1, write(`/f${i}`, 'z')));
     await acked(sim, ops, 60_000);
     assert.equal(sim.ownerOf(1), owner, 'the partner took the volume from a live owner whose steps were held');
+    hold.ms = 0; // slow motion off: journal and mirror drain in the usual time
+    await noViolations(sim);
+  });
+
+  test("a takeover's steps: fence, replay (flush), and the trim of the mirror it replayed from", async () => {
+    const { sim, steps, owner, partner } = await tracedCluster({ ms: 0 });
+    const ops = [0, 1, 2].map((i) => sim.submit(owner, 1, write(`/t${i}`, 'w')));
+    await acked(sim, ops);
+    steps.length = 0;
+    sim.world.crash(owner);
+    const last = ops.at(-1)!.lsn!;
+    const mine = (kind: string) => steps.filter((s) => s.node === partner && s.kind === kind);
+    assert.ok(await sim.runUntil(() => sim.ownerOf(1) === partner, 5000), 'the partner did not take over');
+    assert.ok(mine('fence').length > 0, 'no fence step');
+    assert.ok(await sim.runUntil(() => mine('trim').some((s) => s.store === 'mirror' && covers(s, last)), 5000), 'the mirror was not trimmed after the takeover');
     await noViolations(sim);
   });
 
