@@ -151,7 +151,7 @@ const s = (ms) => (ms === undefined ? 'n/a' : `${(ms / 1000).toFixed(2)} s`);
 /** The one-paragraph summary of a run's figures. */
 export function summary({ figures: f }) {
   const checked = f.checked ? `${f.checked.intact} of ${f.checked.checked} acked files read back intact` : 'the data was not checked';
-  return `Two tabs paired in ${s(f.pairedMs)}. The owner's tab wrote small files, 8 in flight: ${f.ackedBeforeCrash} were acked ` +
+  return `Two tabs paired in ${s(f.pairedMs)}. The owner's tab wrote small files, 8 in flight, while both tabs drew every step: ${f.ackedBeforeCrash} were acked ` +
     `(ack p50 ${f.burst.p50.toFixed(1)} ms, p95 ${f.burst.p95.toFixed(1)} ms, ${Math.round(f.burst.rate)} files/s) when it crashed ` +
     `with ${f.unflushedAtCrash} acked writes not yet in the medium. Its partner detected the loss ${s(f.detectedMs)} after the crash, ` +
     `fenced the old owner at ${s(f.fencedMs)}, replayed ${f.replayed} mirrored writes, and served the volume ${s(f.takenOverMs)} after the crash. ` +
